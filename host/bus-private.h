@@ -1,0 +1,246 @@
+/* Internal structures shared by the bus's stages:
+ * bus.c (object, emit, routes) -> dispatch.c (levels, sync calls) ->
+ * job.c (async jobs, status) -> report.c (failure and status events). */
+#pragma once
+
+#include "bus.h"
+#include "event.h"
+#include "filter.h"
+#include "histogram.h"
+#include "inbox.h"
+#include "route-table.h"
+
+G_BEGIN_DECLS
+
+typedef struct _EvbRoute EvbRoute;
+typedef struct _EvbJob EvbJob;
+typedef struct _EvbDispatch EvbDispatch;
+typedef struct _EvbOwnerWatch EvbOwnerWatch;
+
+/* A reference-counted handle on a bus that outlives it: notices from other
+ * threads (owner finalized, late cancels) hold a link, not the bus, and
+ * find the bus gone once it is freed. */
+typedef struct _EvbBusLink EvbBusLink;
+
+EvbBusLink *evb_bus_link_ref (EvbBusLink *link);
+void evb_bus_link_unref (EvbBusLink *link);
+/* The bus, or NULL once freed.  Main thread. */
+EvbBus *evb_bus_link_get (EvbBusLink *link);
+/* The bus's context (new reference), or NULL once freed.  Any thread. */
+GMainContext *evb_bus_link_context (EvbBusLink *link);
+
+/* Per-route counters.  Main thread only. */
+typedef struct {
+  guint64 matched;   /* pattern matched and owner alive */
+  guint64 filtered;  /* then rejected by the filter */
+  guint64 handled;   /* returned HANDLED */
+  guint64 completed; /* returned CONTINUE or HANDLED */
+  guint64 failed;    /* returned FAILED */
+  guint64 cancelled; /* async jobs that ended cancelled */
+  guint64 timeouts;  /* overran timeout_ms */
+  guint waiting;     /* async jobs not started yet */
+  guint executing;   /* async jobs running */
+  EvbHistogram queue_wait; /* async: submit -> start */
+  EvbHistogram run_time;   /* async: every job; sync: one call in EVB_SYNC_TIMING_SAMPLE */
+} EvbRouteStats;
+
+/* Sync calls are timed one in this many so the common path reads no clock. */
+#define EVB_SYNC_TIMING_SAMPLE 16
+
+struct _EvbRoute {
+  gint ref_count; /* atomic */
+  guint64 id;
+  char *pattern;
+  char *label;    /* "instance.handler" or the spec's handler label */
+  char *handler;  /* handler name alone */
+  EvbHandlerFunc func;
+  gpointer user_data;
+  EvbPluginInstance *plugin; /* strong; NULL for host routes */
+  EvbMode mode;
+  gint priority;
+  EvbFilter *filter;
+  char *on_failure;
+  guint timeout_ms;
+  guint max_concurrency;
+  gboolean stop_on_failure;
+
+  gboolean has_owner;
+  GWeakRef owner;
+  EvbOwnerWatch *owner_watch;
+
+  /* Main thread only. */
+  gint removed;    /* atomic: removal may come from any thread */
+  guint running;   /* async jobs handed to the pool */
+  GQueue held;     /* jobs waiting for a max_concurrency slot */
+  guint sync_calls;
+  EvbRouteStats stats;
+};
+
+EvbRoute *evb_route_ref (EvbRoute *route);
+void evb_route_unref (EvbRoute *route);
+
+typedef enum {
+  EVB_JOB_WAITING,
+  EVB_JOB_EXECUTING,
+  EVB_JOB_COMPLETED,
+  EVB_JOB_FAILED,
+  EVB_JOB_CANCELLING,
+  EVB_JOB_CANCELLED,
+} EvbJobState;
+
+const char *evb_job_state_to_string (EvbJobState state);
+
+/* The walk of one event down its priority levels.  Lives on the stack while
+ * every handler is sync; moves to the heap when a level waits for jobs. */
+struct _EvbDispatch {
+  EvbBus *bus;
+  EvbEvent *event;
+  EvbRouteSnapshot *snapshot;
+  guint next;         /* first snapshot index of the next level */
+  guint pending_jobs; /* jobs of the current level still running */
+  gboolean handled;   /* a handler of the current level returned HANDLED */
+  gboolean stopped;   /* a stop_on_failure route failed */
+  gboolean accepted;  /* some route passed pattern, owner and filter */
+  gboolean on_heap;
+};
+
+/* A failure to report: what the handler said, or the host's own reason. */
+typedef struct {
+  char *domain;
+  gint code;
+  char *message;
+} EvbFailure;
+
+void evb_failure_clear (EvbFailure *failure);
+
+/* Private view of a handler call; EvbCall comes first so the API can cast. */
+typedef struct {
+  EvbCall pub;
+  EvbJob *job; /* NULL for sync calls */
+  EvbFailure failure;
+  gboolean failure_set;
+} EvbCallPrivate;
+
+struct _EvbJob {
+  guint64 id;
+  EvbBus *bus;
+  EvbRoute *route;       /* strong */
+  EvbEvent *event;       /* strong */
+  EvbDispatch *dispatch; /* NULL once detached (timed out, or level gone) */
+  GObject *owner;        /* strong while in flight, released on the main thread */
+  GList bus_link;        /* in bus->live_jobs */
+  gboolean in_held_queue;
+  gboolean on_pool;      /* handed to the pool: counts in route->running */
+
+  EvbJobState state;     /* main thread */
+  gint cancel_requested; /* atomic: set by main, read by the worker */
+  gboolean emits_status; /* FALSE for jobs that handle status events */
+  gboolean timed_out;
+  GSource *timeout_source;
+
+  gint64 created_us;
+  gint64 started_us;  /* written by the worker before it posts "started" */
+  gint64 finished_us; /* written by the worker before it posts "finished" */
+  gboolean seen_started; /* main has handled the "started" notice */
+  gboolean ran;       /* the handler was called */
+  EvbResult result;
+  EvbFailure failure;
+};
+
+struct _EvbPluginInstance {
+  EvbPlugin handle; /* first: the API casts EvbPlugin * back */
+  gint ref_count;   /* atomic */
+  EvbBus *bus;
+  char *name;
+  char *path;       /* NULL for linked-in descriptors */
+  const EvbPluginDescriptor *descriptor;
+  gpointer module;  /* dlopen handle or NULL */
+  json_t *options;
+  GArray *sources;  /* guint source ids from add_timeout; main thread */
+  gint holds;       /* atomic */
+  gboolean initialized;
+  gboolean shut_down;
+  gboolean pinned;  /* a job never returned: never unload the code */
+};
+
+EvbPluginInstance *evb_plugin_instance_ref (EvbPluginInstance *instance);
+void evb_plugin_instance_unref (EvbPluginInstance *instance);
+
+/* The host API table handed to plugins. */
+extern const EvbHostApi evb_host_api;
+
+typedef enum {
+  EVB_BUS_RUNNING,
+  EVB_BUS_DRAINING,  /* shutdown began: sources stopped, inbox draining */
+  EVB_BUS_CANCELLING, /* grace ran out: new jobs are cancelled at birth */
+  EVB_BUS_STOPPED,
+} EvbBusState;
+
+struct _EvbBus {
+  EvbBusSettings settings;
+  EvbBusLink *link;
+  GMainContext *context;
+  GThread *main_thread;
+  EvbInbox *inbox;       /* events */
+  EvbInbox *completions; /* job started / finished notices (tagged pointers) */
+  GThreadPool *pool;
+  EvbRouteTable *table;
+
+  GMutex routes_lock;    /* guards routes and next ids */
+  GHashTable *routes;    /* id -> EvbRoute (strong) */
+  guint64 next_route_id;
+  guint64 next_route_seq;
+  guint64 next_job_id;
+
+  GPtrArray *plugins;    /* EvbPluginInstance, load order (strong) */
+
+  EvbBusState state;
+  EvbBusObserver observer;
+  gpointer observer_data;
+
+  /* Main thread counters. */
+  guint64 dispatched;
+  guint64 unhandled;
+  guint64 jobs_completed;
+  guint64 jobs_failed;
+  guint64 jobs_cancelled;
+  guint64 failures;
+  guint64 failures_suppressed;
+  guint64 dropped_at_teardown; /* still queued when the bus was freed */
+  GQueue live_jobs;         /* EvbJob: created and not yet finished */
+  guint suspended;          /* dispatches waiting for a level's jobs */
+  gint plugin_holds;        /* atomic: sum of plugin holds */
+};
+
+/* dispatch.c */
+void evb_dispatch_event (EvbBus *bus, EvbEvent *event); /* takes @event */
+void evb_dispatch_job_done (EvbDispatch *dispatch, EvbResult result, gboolean failed_stop);
+void evb_call_init (EvbCallPrivate *call, EvbRoute *route, EvbJob *job);
+
+/* job.c */
+void evb_job_submit (EvbBus *bus, EvbDispatch *dispatch, EvbRoute *route, GObject *owner);
+void evb_job_completion (gpointer tagged_job, gpointer user_data); /* completions inbox callback */
+void evb_job_free_tagged (gpointer tagged_job);
+void evb_job_cancel (EvbJob *job);
+void evb_route_cancel_jobs (EvbBus *bus, EvbRoute *route);
+void evb_job_worker (gpointer job, gpointer user_data); /* GThreadPool func */
+void evb_bus_cancel_all_jobs (EvbBus *bus);
+
+/* report.c */
+gboolean evb_bus_wants (EvbBus *bus, const char *type);
+void evb_report_failure (EvbBus *bus, EvbRoute *route, const EvbEvent *origin, const EvbFailure *failure,
+                         gboolean on_worker, guint64 job_id);
+void evb_report_status (EvbBus *bus, EvbJob *job);
+void evb_report_unhandled (EvbBus *bus, const EvbEvent *event);
+
+/* bus.c */
+gboolean evb_bus_emit_event (EvbBus *bus, EvbEvent *event, GError **error); /* takes @event */
+void evb_bus_prune_route (EvbBus *bus, EvbRoute *route);
+void evb_bus_remove_plugin_routes (EvbBus *bus, EvbPluginInstance *plugin);
+gboolean evb_bus_is_main_thread (EvbBus *bus);
+
+/* plugin-loader.c */
+void evb_plugin_instance_stop_sources (EvbPluginInstance *instance);
+void evb_plugin_instance_shutdown (EvbPluginInstance *instance);
+
+G_END_DECLS

@@ -1,0 +1,478 @@
+/* The bus object: settings, emission, idleness, shutdown, statistics. */
+#include "bus-private.h"
+
+#include <string.h>
+
+#include "plugin-loader.h"
+
+G_DEFINE_QUARK (evb-bus-error-quark, evb_bus_error)
+
+struct _EvbBusLink {
+  gint ref_count;
+  GMutex lock;
+  EvbBus *bus; /* NULL once the bus is freed */
+  GMainContext *context;
+};
+
+EvbBusLink *
+evb_bus_link_ref (EvbBusLink *link)
+{
+  g_atomic_int_inc (&link->ref_count);
+  return link;
+}
+
+void
+evb_bus_link_unref (EvbBusLink *link)
+{
+  if (!g_atomic_int_dec_and_test (&link->ref_count))
+    return;
+  g_mutex_clear (&link->lock);
+  g_free (link);
+}
+
+EvbBus *
+evb_bus_link_get (EvbBusLink *link)
+{
+  EvbBus *bus;
+
+  g_mutex_lock (&link->lock);
+  bus = link->bus;
+  g_mutex_unlock (&link->lock);
+  return bus;
+}
+
+GMainContext *
+evb_bus_link_context (EvbBusLink *link)
+{
+  GMainContext *context = NULL;
+
+  g_mutex_lock (&link->lock);
+  if (link->bus != NULL)
+    context = g_main_context_ref (link->context);
+  g_mutex_unlock (&link->lock);
+  return context;
+}
+
+void
+evb_bus_settings_init (EvbBusSettings *settings)
+{
+  memset (settings, 0, sizeof *settings);
+  settings->workers = 0;
+  settings->inbox_limit = 65536;
+  settings->overflow = EVB_OVERFLOW_BLOCK;
+  settings->grace_ms = 5000;
+  settings->slice_events = 256;
+  settings->emit_unhandled = FALSE;
+  settings->status_events = TRUE;
+}
+
+const char *
+evb_overflow_policy_to_string (EvbOverflowPolicy policy)
+{
+  switch (policy)
+    {
+    case EVB_OVERFLOW_BLOCK: return "block";
+    case EVB_OVERFLOW_REJECT: return "reject";
+    case EVB_OVERFLOW_DROP_OLDEST: return "drop-oldest";
+    }
+  return "unknown";
+}
+
+gboolean
+evb_overflow_policy_from_string (const char *text, EvbOverflowPolicy *policy)
+{
+  static const EvbOverflowPolicy all[] = { EVB_OVERFLOW_BLOCK, EVB_OVERFLOW_REJECT, EVB_OVERFLOW_DROP_OLDEST };
+
+  for (guint i = 0; i < G_N_ELEMENTS (all); i++)
+    if (text != NULL && strcmp (text, evb_overflow_policy_to_string (all[i])) == 0)
+      {
+        *policy = all[i];
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static guint
+default_workers (void)
+{
+  return MAX (2, g_get_num_processors ());
+}
+
+static void
+dispatch_from_inbox (gpointer item, gpointer user_data)
+{
+  evb_dispatch_event (user_data, item);
+}
+
+static void
+event_free (gpointer item)
+{
+  evb_event_unref (item);
+}
+
+EvbBus *
+evb_bus_new (const EvbBusSettings *settings, GMainContext *context)
+{
+  EvbBus *bus = g_new0 (EvbBus, 1);
+
+  if (settings != NULL)
+    bus->settings = *settings;
+  else
+    evb_bus_settings_init (&bus->settings);
+  if (bus->settings.workers == 0)
+    bus->settings.workers = default_workers ();
+  if (bus->settings.slice_events == 0)
+    bus->settings.slice_events = 256;
+
+  bus->context = g_main_context_ref (context != NULL ? context : g_main_context_default ());
+  bus->main_thread = g_thread_self ();
+  bus->link = g_new0 (EvbBusLink, 1);
+  bus->link->ref_count = 1;
+  g_mutex_init (&bus->link->lock);
+  bus->link->bus = bus;
+  bus->link->context = bus->context;
+
+  bus->inbox = evb_inbox_new (bus->context, "evbus inbox", bus->settings.inbox_limit, bus->settings.overflow,
+                              bus->settings.slice_events, dispatch_from_inbox, event_free, bus);
+  /* Completions are never refused: a finished job must always get home. */
+  bus->completions = evb_inbox_new (bus->context, "evbus completions", 0, EVB_OVERFLOW_BLOCK, 1024,
+                                    evb_job_completion, evb_job_free_tagged, bus);
+  bus->pool = g_thread_pool_new (evb_job_worker, bus, (gint) bus->settings.workers, FALSE, NULL);
+  bus->table = evb_route_table_new ((GBoxedCopyFunc) evb_route_ref, (GDestroyNotify) evb_route_unref);
+  g_mutex_init (&bus->routes_lock);
+  bus->routes = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) evb_route_unref);
+  bus->plugins = g_ptr_array_new_with_free_func ((GDestroyNotify) evb_plugin_instance_unref);
+  g_queue_init (&bus->live_jobs);
+  bus->state = EVB_BUS_RUNNING;
+  return bus;
+}
+
+const EvbBusSettings *
+evb_bus_get_settings (EvbBus *bus)
+{
+  return &bus->settings;
+}
+
+GMainContext *
+evb_bus_get_context (EvbBus *bus)
+{
+  return bus->context;
+}
+
+gboolean
+evb_bus_is_main_thread (EvbBus *bus)
+{
+  return g_thread_self () == bus->main_thread;
+}
+
+gboolean
+evb_bus_emit_event (EvbBus *bus, EvbEvent *event, GError **error)
+{
+  if (!evb_inbox_push (bus->inbox, event, error))
+    {
+      evb_event_unref (event);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+evb_bus_emit (EvbBus *bus, const char *type, const char *source, json_t *data, GError **error)
+{
+  if (!evb_event_type_validate (type, error))
+    goto refuse;
+  if (data != NULL && !json_is_object (data))
+    {
+      g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_DATA, "data of \"%s\" must be a JSON object", type);
+      goto refuse;
+    }
+  return evb_bus_emit_event (bus, evb_event_new (type, source, data, 0), error);
+
+refuse:
+  json_decref (data);
+  return FALSE;
+}
+
+void
+evb_bus_set_observer (EvbBus *bus, EvbBusObserver observer, gpointer user_data)
+{
+  bus->observer = observer;
+  bus->observer_data = user_data;
+}
+
+static gboolean
+is_drained (EvbBus *bus)
+{
+  return evb_inbox_depth (bus->inbox) == 0 && evb_inbox_depth (bus->completions) == 0
+         && bus->live_jobs.length == 0 && bus->suspended == 0;
+}
+
+gboolean
+evb_bus_is_idle (EvbBus *bus)
+{
+  return is_drained (bus) && g_atomic_int_get (&bus->plugin_holds) == 0;
+}
+
+static gboolean
+wake_only (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+/* Iterates the context until @done holds or @deadline (monotonic µs) passes. */
+static gboolean
+iterate_until (EvbBus *bus, gboolean (*done) (EvbBus *), gint64 deadline)
+{
+  GSource *tick = NULL;
+  gboolean reached;
+
+  while (!(reached = done (bus)))
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      if (now >= deadline)
+        break;
+      if (tick == NULL)
+        {
+          /* Bounds each blocking iteration so the deadline is noticed. */
+          tick = g_timeout_source_new (MAX (1, (deadline - now) / 1000 / 10));
+          g_source_set_callback (tick, wake_only, NULL, NULL);
+          g_source_set_static_name (tick, "evbus shutdown tick");
+          g_source_attach (tick, bus->context);
+        }
+      g_main_context_iteration (bus->context, TRUE);
+    }
+  if (tick != NULL)
+    {
+      g_source_destroy (tick);
+      g_source_unref (tick);
+    }
+  return reached;
+}
+
+static void
+log_stuck_jobs (EvbBus *bus)
+{
+  for (GList *l = bus->live_jobs.head; l != NULL; l = l->next)
+    {
+      EvbJob *job = l->data;
+
+      g_warning ("job %" G_GUINT64_FORMAT " of %s on %s event %" G_GUINT64_FORMAT
+                 " did not stop after cancellation; its plugin stays loaded",
+                 job->id, job->route->label, job->event->type, job->event->id);
+      if (job->route->plugin != NULL)
+        job->route->plugin->pinned = TRUE;
+    }
+}
+
+void
+evb_bus_shutdown (EvbBus *bus, gint grace_ms)
+{
+  gint64 grace_us;
+  gint64 deadline;
+  gboolean stuck = FALSE;
+
+  if (bus->state != EVB_BUS_RUNNING)
+    return;
+  grace_us = (gint64) (grace_ms >= 0 ? (guint) grace_ms : bus->settings.grace_ms) * 1000;
+
+  /* 1. No new events from plugin sources; drain what is queued; let jobs
+   *    finish within the grace period. */
+  bus->state = EVB_BUS_DRAINING;
+  for (guint i = 0; i < bus->plugins->len; i++)
+    evb_plugin_instance_stop_sources (g_ptr_array_index (bus->plugins, i));
+  deadline = g_get_monotonic_time () + grace_us;
+  if (!iterate_until (bus, is_drained, deadline))
+    {
+      /* 2. Out of time: cancel what runs, refuse new jobs at birth, and give
+       *    cancelled handlers one more grace period to notice. */
+      bus->state = EVB_BUS_CANCELLING;
+      evb_bus_cancel_all_jobs (bus);
+      deadline = g_get_monotonic_time () + MAX (grace_us, 100 * 1000);
+      if (!iterate_until (bus, is_drained, deadline))
+        {
+          stuck = TRUE;
+          log_stuck_jobs (bus);
+        }
+    }
+  bus->state = EVB_BUS_CANCELLING;
+
+  /* 3. Plugins go in reverse load order; what they emit while stopping is
+   *    still dispatched to those not yet stopped and to host routes. */
+  for (guint i = bus->plugins->len; i > 0; i--)
+    {
+      evb_plugin_instance_shutdown (g_ptr_array_index (bus->plugins, i - 1));
+      if (!stuck)
+        iterate_until (bus, is_drained, g_get_monotonic_time () + MAX (grace_us, 100 * 1000));
+    }
+
+  /* 4. Nothing more comes in.  Whatever is left was never dispatched and is
+   *    counted as dropped by the inbox's own accounting below. */
+  evb_inbox_close (bus->inbox);
+  bus->state = EVB_BUS_STOPPED;
+}
+
+static void
+count_leftovers_as_dropped (EvbBus *bus)
+{
+  guint left = evb_inbox_depth (bus->inbox);
+
+  if (left > 0)
+    {
+      g_warning ("%u events were still queued at teardown and are dropped", left);
+      bus->dropped_at_teardown += left;
+    }
+}
+
+void
+evb_bus_free (EvbBus *bus)
+{
+  gboolean stuck;
+
+  if (bus == NULL)
+    return;
+  evb_bus_shutdown (bus, -1);
+  stuck = bus->live_jobs.length > 0;
+  count_leftovers_as_dropped (bus);
+
+  g_mutex_lock (&bus->link->lock);
+  bus->link->bus = NULL;
+  g_mutex_unlock (&bus->link->lock);
+
+  /* Routes first: they hold the plugins, whose code must stay mapped until
+   * the last route and job are gone. */
+  g_mutex_lock (&bus->routes_lock);
+  g_hash_table_remove_all (bus->routes);
+  g_mutex_unlock (&bus->routes_lock);
+  evb_route_table_free (bus->table);
+  bus->table = NULL;
+
+  if (!stuck)
+    {
+      g_thread_pool_free (bus->pool, FALSE, TRUE);
+      evb_inbox_free (bus->completions);
+    }
+  /* else: a worker still runs a handler; the pool, the completion inbox and
+   * the job are leaked on purpose rather than freed under it. */
+  evb_inbox_free (bus->inbox);
+  g_ptr_array_unref (bus->plugins);
+  g_hash_table_unref (bus->routes);
+  g_mutex_clear (&bus->routes_lock);
+  evb_bus_link_unref (bus->link);
+  g_main_context_unref (bus->context);
+  g_free (bus);
+}
+
+void
+evb_bus_get_totals (EvbBus *bus, EvbBusTotals *totals)
+{
+  EvbInboxStats inbox;
+
+  evb_inbox_get_stats (bus->inbox, &inbox);
+  memset (totals, 0, sizeof *totals);
+  totals->emitted = inbox.pushed;
+  totals->dispatched = bus->dispatched;
+  totals->dropped = inbox.dropped + bus->dropped_at_teardown;
+  totals->overcommitted = inbox.overcommitted;
+  totals->unhandled = bus->unhandled;
+  totals->jobs_completed = bus->jobs_completed;
+  totals->jobs_failed = bus->jobs_failed;
+  totals->jobs_cancelled = bus->jobs_cancelled;
+  totals->failures = bus->failures;
+  totals->failures_suppressed = bus->failures_suppressed;
+  totals->inbox_depth = inbox.depth;
+  totals->inbox_peak = inbox.peak;
+  totals->jobs_in_flight = bus->live_jobs.length;
+}
+
+char *
+evb_bus_summary (EvbBus *bus)
+{
+  EvbBusTotals totals;
+
+  evb_bus_get_totals (bus, &totals);
+  return g_strdup_printf ("dispatched %" G_GUINT64_FORMAT " events, dropped %" G_GUINT64_FORMAT
+                          ", unhandled %" G_GUINT64_FORMAT "; jobs: %" G_GUINT64_FORMAT " completed, %"
+                          G_GUINT64_FORMAT " failed, %" G_GUINT64_FORMAT " cancelled",
+                          totals.dispatched, totals.dropped, totals.unhandled, totals.jobs_completed,
+                          totals.jobs_failed, totals.jobs_cancelled);
+}
+
+static json_t *
+route_stats_to_json (EvbRoute *route)
+{
+  const EvbRouteStats *stats = &route->stats;
+
+  return json_pack ("{s:I, s:s, s:s, s:s?, s:s, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:o, s:o}",
+                    "id", (json_int_t) route->id,
+                    "pattern", route->pattern,
+                    "handler", route->label,
+                    "plugin", route->plugin != NULL ? route->plugin->name : NULL,
+                    "mode", route->mode == EVB_MODE_ASYNC ? "async" : "sync",
+                    "priority", route->priority,
+                    "matched", (json_int_t) stats->matched,
+                    "filtered", (json_int_t) stats->filtered,
+                    "handled", (json_int_t) stats->handled,
+                    "completed", (json_int_t) stats->completed,
+                    "failed", (json_int_t) stats->failed,
+                    "cancelled", (json_int_t) stats->cancelled,
+                    "timeouts", (json_int_t) stats->timeouts,
+                    "waiting", (int) stats->waiting,
+                    "executing", (int) stats->executing,
+                    "queue_wait_us", evb_histogram_to_json (&stats->queue_wait),
+                    "run_time_us", evb_histogram_to_json (&stats->run_time));
+}
+
+static gint
+compare_route_ids (gconstpointer a, gconstpointer b)
+{
+  guint64 x = (*(EvbRoute *const *) a)->id;
+  guint64 y = (*(EvbRoute *const *) b)->id;
+
+  return x < y ? -1 : x > y;
+}
+
+json_t *
+evb_bus_stats (EvbBus *bus)
+{
+  g_autoptr (GPtrArray) routes = g_ptr_array_new_with_free_func ((GDestroyNotify) evb_route_unref);
+  EvbInboxStats inbox;
+  EvbBusTotals totals;
+  GHashTableIter iter;
+  gpointer value;
+  json_t *route_list = json_array ();
+
+  g_mutex_lock (&bus->routes_lock);
+  g_hash_table_iter_init (&iter, bus->routes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (routes, evb_route_ref (value));
+  g_mutex_unlock (&bus->routes_lock);
+  g_ptr_array_sort (routes, compare_route_ids);
+  for (guint i = 0; i < routes->len; i++)
+    json_array_append_new (route_list, route_stats_to_json (g_ptr_array_index (routes, i)));
+
+  evb_inbox_get_stats (bus->inbox, &inbox);
+  evb_bus_get_totals (bus, &totals);
+  return json_pack ("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:s, s:i, s:i},"
+                    " s:o}",
+                    "bus",
+                    "emitted", (json_int_t) totals.emitted,
+                    "dispatched", (json_int_t) totals.dispatched,
+                    "dropped", (json_int_t) totals.dropped,
+                    "overcommitted", (json_int_t) totals.overcommitted,
+                    "unhandled", (json_int_t) totals.unhandled,
+                    "wakeups", (json_int_t) inbox.wakeups,
+                    "blocked", (json_int_t) inbox.blocked,
+                    "jobs_completed", (json_int_t) totals.jobs_completed,
+                    "jobs_failed", (json_int_t) totals.jobs_failed,
+                    "jobs_cancelled", (json_int_t) totals.jobs_cancelled,
+                    "failures", (json_int_t) totals.failures,
+                    "failures_suppressed", (json_int_t) totals.failures_suppressed,
+                    "jobs_in_flight", (int) totals.jobs_in_flight,
+                    "inbox_depth", (int) inbox.depth,
+                    "inbox_peak", (int) inbox.peak,
+                    "overflow", evb_overflow_policy_to_string (bus->settings.overflow),
+                    "inbox_limit", (int) inbox.limit,
+                    "workers", (int) bus->settings.workers,
+                    "routes", route_list);
+}

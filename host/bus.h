@@ -1,0 +1,141 @@
+/* The bus: inbox, routes, dispatch, jobs, plugin instances.
+ *
+ * One EvbBus is bound to one GMainContext (the "main thread" is whichever
+ * thread iterates it).  Functions marked "main thread" must be called there;
+ * "any thread" ones lock or post as needed. */
+#pragma once
+
+#include <glib-object.h>
+#include <jansson.h>
+
+#include "evbus/plugin.h"
+
+G_BEGIN_DECLS
+
+typedef struct _EvbBus EvbBus;
+
+typedef enum {
+  EVB_OVERFLOW_BLOCK,       /* emitters off the main thread wait for room */
+  EVB_OVERFLOW_REJECT,      /* emit fails with EVB_BUS_ERROR_INBOX_FULL */
+  EVB_OVERFLOW_DROP_OLDEST, /* the oldest queued event is dropped */
+} EvbOverflowPolicy;
+
+typedef struct {
+  guint workers;            /* worker threads; 0: number of CPUs, at least 2 */
+  guint inbox_limit;        /* queued events at most; default 65536 */
+  EvbOverflowPolicy overflow; /* default EVB_OVERFLOW_BLOCK */
+  guint grace_ms;           /* shutdown: time in-flight jobs get; default 5000 */
+  guint slice_events;       /* events dispatched per main-loop slice; default 256 */
+  gboolean emit_unhandled;  /* re-emit unrouted events as evbus.unhandled */
+  gboolean status_events;   /* emit evbus.status.* (when someone listens); default TRUE */
+} EvbBusSettings;
+
+void evb_bus_settings_init (EvbBusSettings *settings);
+const char *evb_overflow_policy_to_string (EvbOverflowPolicy policy);
+gboolean evb_overflow_policy_from_string (const char *text, EvbOverflowPolicy *policy);
+
+#define EVB_BUS_ERROR (evb_bus_error_quark ())
+GQuark evb_bus_error_quark (void);
+
+typedef enum {
+  EVB_BUS_ERROR_INVALID_TYPE,   /* event type or pattern malformed */
+  EVB_BUS_ERROR_RESERVED_TYPE,  /* "evbus." types are the host's */
+  EVB_BUS_ERROR_INVALID_DATA,   /* event data not an object */
+  EVB_BUS_ERROR_INBOX_FULL,     /* reject policy and the inbox is full */
+  EVB_BUS_ERROR_SHUT_DOWN,      /* the bus no longer takes events */
+  EVB_BUS_ERROR_INVALID_ROUTE,  /* bad route spec */
+  EVB_BUS_ERROR_NO_HANDLER,     /* route names a handler that does not exist */
+  EVB_BUS_ERROR_TIMEOUT,        /* a wait ran out */
+} EvbBusError;
+
+/* Creates a bus dispatching on @context (NULL: the global default).
+ * @settings NULL: defaults. */
+EvbBus *evb_bus_new (const EvbBusSettings *settings, GMainContext *context);
+
+/* Shuts down if still running (see evb_bus_shutdown), then frees. Main thread. */
+void evb_bus_free (EvbBus *bus);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvbBus, evb_bus_free)
+
+const EvbBusSettings *evb_bus_get_settings (EvbBus *bus);
+GMainContext *evb_bus_get_context (EvbBus *bus);
+
+/* Emit an event from the host ("host" as source, or @source).  Any thread.
+ * Steals @data (object or NULL).  Host code may emit "evbus." types. */
+gboolean evb_bus_emit (EvbBus *bus, const char *type, const char *source, json_t *data, GError **error);
+
+/* ---- plugins ---- */
+
+typedef struct _EvbPluginInstance EvbPluginInstance;
+
+/* Loads @path (dlopen RTLD_NOW|RTLD_LOCAL), checks the descriptor and ABI,
+ * validates @config (object or NULL) against the option table, calls init.
+ * On failure nothing is left behind.  Main thread.  Errors: EVB_PLUGIN_ERROR. */
+EvbPluginInstance *evb_bus_load_plugin (EvbBus *bus, const char *instance_name, const char *path,
+                                        json_t *config, GError **error);
+
+/* Same with a descriptor linked into the program (tests, built-ins). */
+EvbPluginInstance *evb_bus_add_plugin (EvbBus *bus, const char *instance_name,
+                                       const EvbPluginDescriptor *descriptor, json_t *config,
+                                       GError **error);
+
+EvbPluginInstance *evb_bus_find_plugin (EvbBus *bus, const char *instance_name);
+
+/* ---- routes ---- */
+
+/* Adds a route for @plugin's handler (or spec->func).  @plugin may be NULL
+ * for host routes (spec->func required).  Any thread.  Returns the route id
+ * or 0 with @error (EVB_BUS_ERROR_INVALID_ROUTE, _NO_HANDLER, _INVALID_TYPE,
+ * or EVB_FILTER_ERROR; for a filter error the message is prefixed with the
+ * filter node's JSON path relative to the route, e.g. "filter.size: ..."). */
+guint64 evb_bus_add_route (EvbBus *bus, EvbPluginInstance *plugin, const EvbRouteSpec *spec,
+                           GObject *owner, GError **error);
+
+/* Removes a route; cancels its waiting jobs and asks running ones to stop.
+ * Any thread.  FALSE if there is no such route. */
+gboolean evb_bus_remove_route (EvbBus *bus, guint64 route_id);
+
+/* ---- running ---- */
+
+/* Called on the main thread for every event as its dispatch begins,
+ * including status and failure events.  For tests and tools (the harness). */
+typedef void (*EvbBusObserver) (EvbBus *bus, const EvbEvent *event, gpointer user_data);
+void evb_bus_set_observer (EvbBus *bus, EvbBusObserver observer, gpointer user_data);
+
+/* TRUE when the inbox is empty, no dispatch waits on jobs, no job is queued
+ * or running, and no plugin holds the bus.  Main thread. */
+gboolean evb_bus_is_idle (EvbBus *bus);
+
+/* Graceful shutdown, iterating the bus's context until done: stop plugin
+ * sources, drain the inbox, give running jobs @grace_ms (settings default
+ * when < 0), then cancel the rest, call plugin shutdown in reverse load
+ * order, unload.  Idempotent.  Main thread. */
+void evb_bus_shutdown (EvbBus *bus, gint grace_ms);
+
+/* One line: "dispatched N events, dropped N, unhandled N; jobs: N completed,
+ * N failed, N cancelled".  Caller frees. */
+char *evb_bus_summary (EvbBus *bus);
+
+/* Snapshot of every counter and histogram, as a new JSON object (see
+ * stats.h for its shape).  Main thread. */
+json_t *evb_bus_stats (EvbBus *bus);
+
+/* Totals, for tests and the summary line. */
+typedef struct {
+  guint64 emitted;      /* accepted into the inbox */
+  guint64 dispatched;   /* taken out of the inbox and routed */
+  guint64 dropped;      /* lost to overflow (drop-oldest) or rejected */
+  guint64 overcommitted; /* main-thread emits admitted past a full "block" inbox */
+  guint64 unhandled;    /* no route accepted them */
+  guint64 jobs_completed;
+  guint64 jobs_failed;
+  guint64 jobs_cancelled;
+  guint64 failures;     /* failure events produced */
+  guint64 failures_suppressed; /* failures of failure handlers: logged, not re-emitted */
+  guint inbox_depth;
+  guint inbox_peak;
+  guint jobs_in_flight; /* queued or running */
+} EvbBusTotals;
+
+void evb_bus_get_totals (EvbBus *bus, EvbBusTotals *totals);
+
+G_END_DECLS

@@ -1,0 +1,28 @@
+/* Events: immutable, reference-counted, one allocation each. */
+#pragma once
+
+#include "evbus/plugin.h"
+
+G_BEGIN_DECLS
+
+/* EvbEvent.flags values (host-private meaning). */
+#define EVB_EVENT_FLAG_FAILURE (1u << 0) /* an evbus.failure or on_failure event */
+#define EVB_EVENT_FLAG_STATUS (1u << 1)  /* an evbus.status.* event */
+/* Handlers of these events report their own failures by log and counter only. */
+#define EVB_EVENT_FLAGS_META (EVB_EVENT_FLAG_FAILURE | EVB_EVENT_FLAG_STATUS)
+
+/* Checks a concrete event type: dotted segments of [a-z0-9_-]+. */
+gboolean evb_event_type_validate (const char *type, GError **error);
+
+/* Makes an event with a fresh id and the current time.  Steals @data (an
+ * object; NULL means {}).  @type must be valid.  Any thread. */
+EvbEvent *evb_event_new (const char *type, const char *source, json_t *data, guint32 flags);
+
+EvbEvent *evb_event_ref (const EvbEvent *event);
+void evb_event_unref (EvbEvent *event);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvbEvent, evb_event_unref)
+
+/* {"type", "id", "time_us", "source", "data"}; new reference. */
+json_t *evb_event_to_json (const EvbEvent *event);
+
+G_END_DECLS

@@ -1,0 +1,226 @@
+/* The function table plugins reach the host through (sdk/evbus/plugin.h). */
+#include "bus-private.h"
+
+#include "plugin-loader.h"
+
+static EvbPluginInstance *
+instance_of (EvbPlugin *plugin)
+{
+  return (EvbPluginInstance *) plugin;
+}
+
+static gboolean
+api_emit (EvbPlugin *plugin, const char *type, json_t *data, GError **error)
+{
+  EvbPluginInstance *instance = instance_of (plugin);
+
+  if (!evb_event_type_validate (type, error))
+    goto refuse;
+  if (g_str_has_prefix (type, "evbus."))
+    {
+      g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_RESERVED_TYPE,
+                   "plugin \"%s\" may not emit \"%s\": types under \"evbus.\" are the host's", instance->name, type);
+      goto refuse;
+    }
+  if (data != NULL && !json_is_object (data))
+    {
+      g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_DATA,
+                   "plugin \"%s\": data of \"%s\" must be a JSON object", instance->name, type);
+      goto refuse;
+    }
+  return evb_bus_emit_event (instance->bus, evb_event_new (type, instance->name, data, 0), error);
+
+refuse:
+  json_decref (data);
+  return FALSE;
+}
+
+static guint64
+api_subscribe (EvbPlugin *plugin, const EvbRouteSpec *spec, GObject *owner, GError **error)
+{
+  EvbPluginInstance *instance = instance_of (plugin);
+
+  return evb_bus_add_route (instance->bus, instance, spec, owner, error);
+}
+
+static gboolean
+api_unsubscribe (EvbPlugin *plugin, guint64 route_id)
+{
+  EvbPluginInstance *instance = instance_of (plugin);
+  EvbBus *bus = instance->bus;
+  EvbRoute *route;
+  gboolean own;
+
+  g_mutex_lock (&bus->routes_lock);
+  route = g_hash_table_lookup (bus->routes, &route_id);
+  own = route != NULL && route->plugin == instance;
+  g_mutex_unlock (&bus->routes_lock);
+  return own && evb_bus_remove_route (bus, route_id);
+}
+
+static json_t *
+api_options (EvbPlugin *plugin)
+{
+  return instance_of (plugin)->options;
+}
+
+static void
+api_log (EvbPlugin *plugin, GLogLevelFlags level, const char *message)
+{
+  level &= G_LOG_LEVEL_MASK;
+  /* A plugin must not abort the host through its logger. */
+  if (level == 0 || (level & G_LOG_LEVEL_ERROR))
+    level = G_LOG_LEVEL_CRITICAL;
+  g_log ("evbus-plugin", level, "%s: %s", instance_of (plugin)->name, message);
+}
+
+static gboolean
+api_call_is_cancelled (EvbCall *call)
+{
+  EvbCallPrivate *priv = (EvbCallPrivate *) call;
+
+  return priv->job != NULL && g_atomic_int_get (&priv->job->cancel_requested);
+}
+
+static void
+api_call_set_error (EvbCall *call, const char *domain, gint code, const char *message)
+{
+  EvbCallPrivate *priv = (EvbCallPrivate *) call;
+
+  evb_failure_clear (&priv->failure);
+  priv->failure.domain = g_strdup (domain != NULL ? domain
+                                                  : (call->plugin != NULL ? call->plugin->name : "host"));
+  priv->failure.code = code;
+  priv->failure.message = g_strdup (message != NULL ? message : "(no message)");
+  priv->failure_set = TRUE;
+}
+
+static EvbEvent *
+api_event_ref (const EvbEvent *event)
+{
+  return evb_event_ref (event);
+}
+
+static void
+api_event_unref (EvbEvent *event)
+{
+  evb_event_unref (event);
+}
+
+typedef struct {
+  EvbPluginInstance *instance;
+  GSourceFunc func;
+  gpointer data;
+  GDestroyNotify destroy;
+  guint id;
+} PluginSource;
+
+static gboolean
+plugin_source_run (gpointer data)
+{
+  PluginSource *source = data;
+
+  return source->func (source->data);
+}
+
+static void
+plugin_source_free (gpointer data)
+{
+  PluginSource *source = data;
+  GArray *ids = source->instance->sources;
+
+  for (guint i = 0; i < ids->len; i++)
+    if (g_array_index (ids, guint, i) == source->id)
+      {
+        g_array_remove_index_fast (ids, i);
+        break;
+      }
+  if (source->destroy != NULL)
+    source->destroy (source->data);
+  evb_plugin_instance_unref (source->instance);
+  g_free (source);
+}
+
+static guint
+api_add_timeout (EvbPlugin *plugin, guint interval_ms, GSourceFunc func, gpointer data, GDestroyNotify destroy)
+{
+  EvbPluginInstance *instance = instance_of (plugin);
+  PluginSource *closure = g_new0 (PluginSource, 1);
+  GSource *source = g_timeout_source_new (interval_ms);
+
+  closure->instance = evb_plugin_instance_ref (instance);
+  closure->func = func;
+  closure->data = data;
+  closure->destroy = destroy;
+  g_source_set_callback (source, plugin_source_run, closure, plugin_source_free);
+  g_source_set_static_name (source, "evbus plugin timeout");
+  closure->id = g_source_attach (source, instance->bus->context);
+  g_source_unref (source);
+  g_array_append_val (instance->sources, closure->id);
+  return closure->id;
+}
+
+static gboolean
+api_remove_source (EvbPlugin *plugin, guint source_id)
+{
+  EvbPluginInstance *instance = instance_of (plugin);
+
+  for (guint i = 0; i < instance->sources->len; i++)
+    if (g_array_index (instance->sources, guint, i) == source_id)
+      {
+        GSource *source = g_main_context_find_source_by_id (instance->bus->context, source_id);
+
+        if (source != NULL)
+          g_source_destroy (source);
+        return TRUE;
+      }
+  return FALSE;
+}
+
+static void
+api_hold (EvbPlugin *plugin)
+{
+  EvbPluginInstance *instance = instance_of (plugin);
+
+  g_atomic_int_inc (&instance->holds);
+  g_atomic_int_inc (&instance->bus->plugin_holds);
+}
+
+static void
+api_release (EvbPlugin *plugin)
+{
+  EvbPluginInstance *instance = instance_of (plugin);
+  gint holds = g_atomic_int_get (&instance->holds);
+
+  /* Tolerate a release after shutdown already dropped the holds. */
+  while (holds > 0)
+    {
+      if (g_atomic_int_compare_and_exchange (&instance->holds, holds, holds - 1))
+        {
+          g_atomic_int_add (&instance->bus->plugin_holds, -1);
+          /* The loop may be asleep waiting for exactly this. */
+          g_main_context_wakeup (instance->bus->context);
+          return;
+        }
+      holds = g_atomic_int_get (&instance->holds);
+    }
+}
+
+const EvbHostApi evb_host_api = {
+  .abi_major = EVB_ABI_MAJOR,
+  .abi_minor = EVB_ABI_MINOR,
+  .size = sizeof (EvbHostApi),
+  .emit = api_emit,
+  .subscribe = api_subscribe,
+  .unsubscribe = api_unsubscribe,
+  .options = api_options,
+  .log = api_log,
+  .call_is_cancelled = api_call_is_cancelled,
+  .call_set_error = api_call_set_error,
+  .event_ref = api_event_ref,
+  .event_unref = api_event_unref,
+  .add_timeout = api_add_timeout,
+  .remove_source = api_remove_source,
+  .hold = api_hold,
+  .release = api_release,
+};

@@ -1,0 +1,62 @@
+/* The main loop's inbox: a bounded multi-producer queue drained on one
+ * GMainContext in bounded slices.
+ *
+ * Producers (any thread) wake the context only when the queue goes from
+ * empty to non-empty, so a burst costs one wake-up, not one per item.  The
+ * single queue keeps every producer's items in the order it pushed them. */
+#pragma once
+
+#include <glib.h>
+
+#include "bus.h"
+
+G_BEGIN_DECLS
+
+typedef struct _EvbInbox EvbInbox;
+
+#define EVB_INBOX_MAX_SLICE 1024
+
+/* Called on the context's thread for each item, in FIFO order; takes the item. */
+typedef void (*EvbInboxDispatchFunc) (gpointer item, gpointer user_data);
+
+/* @limit 0: unbounded.  @item_free frees items dropped or left at free time.
+ * @slice_items: items handled per main-loop dispatch at most. */
+EvbInbox *evb_inbox_new (GMainContext *context, const char *name, guint limit, EvbOverflowPolicy policy,
+                         guint slice_items, EvbInboxDispatchFunc dispatch, GDestroyNotify item_free,
+                         gpointer user_data);
+
+/* Detaches the source and frees items still queued.  The context's thread. */
+void evb_inbox_free (EvbInbox *inbox);
+
+/* Queues @item.  Any thread.  On FALSE (@error set: full under "reject",
+ * or closed) the caller keeps @item.  Under "block", a producer that is not
+ * the consumer waits for room; the consumer itself is admitted past the
+ * limit (counted as overcommitted) since waiting on itself would deadlock.
+ * Under "drop-oldest" the oldest item is freed and counted. */
+gboolean evb_inbox_push (EvbInbox *inbox, gpointer item, GError **error);
+
+/* Makes every later push fail with EVB_BUS_ERROR_SHUT_DOWN and releases
+ * blocked producers.  Any thread. */
+void evb_inbox_close (EvbInbox *inbox);
+
+/* Handles up to one slice now; returns how many.  The context's thread. */
+guint evb_inbox_drain_slice (EvbInbox *inbox);
+
+/* The thread whose items are admitted past a full "block" inbox. */
+void evb_inbox_set_consumer (EvbInbox *inbox, GThread *thread);
+
+typedef struct {
+  guint depth;
+  guint peak;
+  guint limit;
+  guint64 pushed;
+  guint64 dropped;       /* drop-oldest losses and reject refusals */
+  guint64 overcommitted;
+  guint64 wakeups;       /* context wake-ups producers caused */
+  guint64 blocked;       /* pushes that had to wait for room */
+} EvbInboxStats;
+
+void evb_inbox_get_stats (EvbInbox *inbox, EvbInboxStats *stats);
+guint evb_inbox_depth (EvbInbox *inbox);
+
+G_END_DECLS

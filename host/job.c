@@ -1,0 +1,313 @@
+/* Async jobs: one per async handler execution.
+ *
+ * The main thread owns a job's state; the worker only runs the handler and
+ * posts two notices through the completions inbox: "started" (the job
+ * pointer tagged with 1) and "finished" (the bare pointer).  One worker
+ * posts both, in that order, through one FIFO, so main sees them in order. */
+#include "bus-private.h"
+
+#define STARTED_TAG ((guintptr) 1)
+
+const char *
+evb_job_state_to_string (EvbJobState state)
+{
+  static const char *const names[] = {
+    [EVB_JOB_WAITING] = "waiting",
+    [EVB_JOB_EXECUTING] = "executing",
+    [EVB_JOB_COMPLETED] = "completed",
+    [EVB_JOB_FAILED] = "failed",
+    [EVB_JOB_CANCELLING] = "cancelling",
+    [EVB_JOB_CANCELLED] = "cancelled",
+  };
+
+  return names[state];
+}
+
+static void
+set_state (EvbJob *job, EvbJobState state)
+{
+  job->state = state;
+  evb_report_status (job->bus, job);
+}
+
+static void
+post (EvbJob *job, guintptr tag)
+{
+  /* The completions inbox is unbounded and stays open while jobs live. */
+  if (!evb_inbox_push (job->bus->completions, (gpointer) ((guintptr) job | tag), NULL))
+    g_critical ("job %" G_GUINT64_FORMAT ": completion notice lost", job->id);
+}
+
+void
+evb_job_worker (gpointer data, gpointer user_data)
+{
+  EvbJob *job = data;
+  EvbCallPrivate call;
+
+  if (g_atomic_int_get (&job->cancel_requested))
+    {
+      post (job, 0);
+      return;
+    }
+  job->started_us = g_get_monotonic_time ();
+  post (job, STARTED_TAG);
+
+  evb_call_init (&call, job->route, job);
+  job->result = job->route->func (&call.pub, job->event);
+  job->ran = TRUE;
+  job->failure = call.failure;
+  if (job->result == EVB_FAILED && !call.failure_set)
+    {
+      job->failure.domain = g_strdup ("evbus");
+      job->failure.message = g_strdup ("handler returned EVB_FAILED without an error (use evb_call_fail)");
+    }
+  job->finished_us = g_get_monotonic_time ();
+  post (job, 0);
+}
+
+static void
+hand_to_pool (EvbJob *job)
+{
+  GError *error = NULL;
+
+  job->on_pool = TRUE;
+  job->route->running++;
+  if (!g_thread_pool_push (job->bus->pool, job, &error))
+    {
+      /* Only when no thread can be made at all; the job ends failed. */
+      job->ran = FALSE;
+      job->result = EVB_FAILED;
+      job->failure.domain = g_strdup ("evbus");
+      job->failure.message = g_strdup_printf ("no worker thread: %s", error->message);
+      g_error_free (error);
+      post (job, 0);
+    }
+}
+
+void
+evb_job_submit (EvbBus *bus, EvbDispatch *dispatch, EvbRoute *route, GObject *owner)
+{
+  EvbJob *job = g_new0 (EvbJob, 1);
+
+  job->id = ++bus->next_job_id;
+  job->bus = bus;
+  job->route = evb_route_ref (route);
+  job->event = evb_event_ref (dispatch->event);
+  job->dispatch = dispatch;
+  job->owner = owner;
+  job->created_us = g_get_monotonic_time ();
+  job->emits_status = (dispatch->event->flags & EVB_EVENT_FLAG_STATUS) == 0;
+  job->bus_link.data = job;
+  g_queue_push_tail_link (&bus->live_jobs, &job->bus_link);
+  route->stats.waiting++;
+  set_state (job, EVB_JOB_WAITING);
+
+  if (bus->state >= EVB_BUS_CANCELLING || g_atomic_int_get (&route->removed))
+    {
+      evb_job_cancel (job);
+      return;
+    }
+  if (route->max_concurrency > 0 && route->running >= route->max_concurrency)
+    {
+      job->in_held_queue = TRUE;
+      g_queue_push_tail (&route->held, job);
+      return;
+    }
+  hand_to_pool (job);
+}
+
+static gboolean
+job_timed_out (gpointer data)
+{
+  EvbJob *job = data;
+  EvbRoute *route = job->route;
+  EvbDispatch *dispatch = job->dispatch;
+  EvbFailure overrun = {
+    .domain = (char *) "evbus",
+    .code = 1,
+    .message = g_strdup_printf ("handler exceeded its timeout of %u ms", route->timeout_ms),
+  };
+
+  g_source_unref (job->timeout_source);
+  job->timeout_source = NULL;
+  job->timed_out = TRUE;
+  route->stats.timeouts++;
+  evb_report_failure (job->bus, route, job->event, &overrun, TRUE, job->id);
+  g_free (overrun.message);
+  evb_job_cancel (job);
+
+  /* The level does not wait for a handler that overran: it counts as failed. */
+  if (dispatch != NULL)
+    {
+      job->dispatch = NULL;
+      evb_dispatch_job_done (dispatch, EVB_CONTINUE, route->stop_on_failure);
+    }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+job_started (EvbJob *job)
+{
+  EvbRoute *route = job->route;
+
+  job->seen_started = TRUE;
+  route->stats.waiting--;
+  route->stats.executing++;
+  evb_histogram_add (&route->stats.queue_wait, job->started_us - job->created_us);
+  if (job->state == EVB_JOB_WAITING)
+    set_state (job, EVB_JOB_EXECUTING);
+  if (route->timeout_ms > 0 && job->state == EVB_JOB_EXECUTING)
+    {
+      job->timeout_source = g_timeout_source_new (route->timeout_ms);
+      g_source_set_callback (job->timeout_source, job_timed_out, job, NULL);
+      g_source_set_static_name (job->timeout_source, "evbus job timeout");
+      g_source_attach (job->timeout_source, job->bus->context);
+    }
+}
+
+static void
+start_held_jobs (EvbRoute *route)
+{
+  while (route->held.length > 0 && (route->max_concurrency == 0 || route->running < route->max_concurrency))
+    {
+      EvbJob *next = g_queue_pop_head (&route->held);
+
+      next->in_held_queue = FALSE;
+      hand_to_pool (next);
+    }
+}
+
+static void
+job_finished (EvbJob *job)
+{
+  EvbBus *bus = job->bus;
+  EvbRoute *route = job->route;
+  EvbDispatch *dispatch = job->dispatch;
+  EvbResult level_result = EVB_CONTINUE;
+  gboolean failed = FALSE;
+
+  if (job->timeout_source != NULL)
+    {
+      g_source_destroy (job->timeout_source);
+      g_clear_pointer (&job->timeout_source, g_source_unref);
+    }
+  if (job->seen_started)
+    {
+      route->stats.executing--;
+      if (job->ran)
+        evb_histogram_add (&route->stats.run_time, job->finished_us - job->started_us);
+    }
+  else
+    route->stats.waiting--;
+  if (job->on_pool)
+    route->running--;
+
+  if (g_atomic_int_get (&job->cancel_requested))
+    {
+      route->stats.cancelled++;
+      bus->jobs_cancelled++;
+      set_state (job, EVB_JOB_CANCELLED);
+    }
+  else if (job->result == EVB_CONTINUE || job->result == EVB_HANDLED)
+    {
+      route->stats.completed++;
+      bus->jobs_completed++;
+      if (job->result == EVB_HANDLED)
+        route->stats.handled++;
+      level_result = job->result;
+      set_state (job, EVB_JOB_COMPLETED);
+    }
+  else
+    {
+      if (job->result != EVB_FAILED)
+        {
+          evb_failure_clear (&job->failure);
+          job->failure.domain = g_strdup ("evbus");
+          job->failure.message = g_strdup_printf ("handler returned %d, which is not an EvbResult",
+                                                  (int) job->result);
+        }
+      route->stats.failed++;
+      bus->jobs_failed++;
+      failed = TRUE;
+      set_state (job, EVB_JOB_FAILED);
+      evb_report_failure (bus, route, job->event, &job->failure, TRUE, job->id);
+    }
+
+  g_queue_unlink (&bus->live_jobs, &job->bus_link);
+  start_held_jobs (route);
+
+  /* The owner may be finalized right here, on the main thread, never on a
+   * worker: that is why the job, not the worker, holds it. */
+  g_clear_object (&job->owner);
+  evb_event_unref (job->event);
+  evb_failure_clear (&job->failure);
+  evb_route_unref (route);
+  g_free (job);
+
+  if (dispatch != NULL)
+    evb_dispatch_job_done (dispatch, level_result, failed && route->stop_on_failure);
+}
+
+void
+evb_job_completion (gpointer tagged_job, gpointer user_data)
+{
+  guintptr bits = (guintptr) tagged_job;
+  EvbJob *job = (EvbJob *) (bits & ~STARTED_TAG);
+
+  if (bits & STARTED_TAG)
+    job_started (job);
+  else
+    job_finished (job);
+}
+
+void
+evb_job_free_tagged (gpointer tagged_job)
+{
+  /* Only reached if the bus is freed with notices still queued, which
+   * shutdown prevents; a job that never reported is leaked on purpose
+   * rather than freed under a running worker. */
+  g_critical ("completion notice dropped at bus teardown");
+}
+
+void
+evb_job_cancel (EvbJob *job)
+{
+  if (job->state != EVB_JOB_WAITING && job->state != EVB_JOB_EXECUTING)
+    return;
+  g_atomic_int_set (&job->cancel_requested, 1);
+  set_state (job, EVB_JOB_CANCELLING);
+  if (job->timeout_source != NULL)
+    {
+      g_source_destroy (job->timeout_source);
+      g_clear_pointer (&job->timeout_source, g_source_unref);
+    }
+  /* Jobs no worker holds finish now, through the same path as the rest. */
+  if (job->in_held_queue)
+    {
+      g_queue_remove (&job->route->held, job);
+      job->in_held_queue = FALSE;
+      post (job, 0);
+    }
+  else if (!job->on_pool)
+    post (job, 0);
+}
+
+void
+evb_route_cancel_jobs (EvbBus *bus, EvbRoute *route)
+{
+  /* Cancelling posts notices but frees nothing, so the list stays valid. */
+  for (GList *l = bus->live_jobs.head; l != NULL; l = l->next)
+    {
+      EvbJob *job = l->data;
+
+      if (job->route == route)
+        evb_job_cancel (job);
+    }
+}
+
+void
+evb_bus_cancel_all_jobs (EvbBus *bus)
+{
+  for (GList *l = bus->live_jobs.head; l != NULL; l = l->next)
+    evb_job_cancel (l->data);
+}

@@ -1,0 +1,135 @@
+/* evbus test harness — run one or more plugins on a private bus, push events,
+ * crank the loop deterministically and look at what came out.
+ *
+ * In the spirit of GStreamer's GstHarness: no config file, no sleeping.
+ * Every wait is "iterate the bus's main context until a condition holds",
+ * bounded by a timeout that turns into a GError, never a hang.
+ *
+ * Link with `pkg-config --libs evbus-harness-1`... see README: `evbus-1`.
+ *
+ * Threads: a harness belongs to the thread that made it; call every
+ * function from that thread.  It makes its own GMainContext and pushes it
+ * as that thread's default while the harness lives.
+ *
+ * Collected events: the harness records every event as its dispatch begins
+ * — events plugins emitted, evbus.status.* and evbus.failure — in dispatch
+ * order.  Records hold a reference; they live until evb_harness_clear() or
+ * evb_harness_free(). */
+#pragma once
+
+#include <evbus/plugin.h>
+
+G_BEGIN_DECLS
+
+#if defined(EVB_COMPILATION)
+#define EVB_HARNESS_API EVB_PLUGIN_EXPORT
+#else
+#define EVB_HARNESS_API
+#endif
+
+typedef struct _EvbHarness EvbHarness;
+
+/* A harness with default bus settings (2 workers, status events on).
+ * Never NULL. */
+EVB_HARNESS_API EvbHarness *evb_harness_new (void);
+
+/* Same with bus settings as JSON: {"workers": N, "inbox_limit": N,
+ * "overflow": "block"|"reject"|"drop-oldest", "grace_ms": N,
+ * "slice_events": N, "emit_unhandled": bool, "status_events": bool}.
+ * NULL with @error on an unknown key or a bad value. */
+EVB_HARNESS_API EvbHarness *evb_harness_new_with_settings (const char *settings_json, GError **error);
+
+/* Shuts the bus down (grace from settings) and frees everything. */
+EVB_HARNESS_API void evb_harness_free (EvbHarness *harness);
+
+/* Loads a plugin file as instance @instance with @config_json (an object,
+ * or NULL for {}).  Errors are the host's own load errors, word for word. */
+EVB_HARNESS_API gboolean evb_harness_add_plugin_file (EvbHarness *harness, const char *instance, const char *path,
+                                                      const char *config_json, GError **error);
+
+/* Adds a plugin whose descriptor is linked into the test program
+ * (EVB_PLUGIN_DEFINE_STATIC). */
+EVB_HARNESS_API gboolean evb_harness_add_plugin (EvbHarness *harness, const char *instance,
+                                                 const EvbPluginDescriptor *descriptor, const char *config_json,
+                                                 GError **error);
+
+/* The instance handle, to call host functions as the plugin would (NULL if
+ * there is no such instance). */
+EVB_HARNESS_API EvbPlugin *evb_harness_get_plugin (EvbHarness *harness, const char *instance);
+
+/* Routes @pattern to "instance.handler".  @options_json (or NULL) takes the
+ * config file's route keys: {"mode": "sync"|"async", "priority": N,
+ * "filter": {...}, "on_failure": "type", "timeout_ms": N,
+ * "max_concurrency": N, "stop_on_failure": bool}.  Returns the route id,
+ * 0 with @error. */
+EVB_HARNESS_API guint64 evb_harness_add_route (EvbHarness *harness, const char *pattern, const char *handler,
+                                               const char *options_json, GError **error);
+
+/* Adds a route from a spec (e.g. with spec->func set), optionally owned. */
+EVB_HARNESS_API guint64 evb_harness_add_route_spec (EvbHarness *harness, const EvbRouteSpec *spec, GObject *owner,
+                                                    GError **error);
+
+EVB_HARNESS_API gboolean evb_harness_remove_route (EvbHarness *harness, guint64 route_id);
+
+/* Emits as the host ("harness" is the source).  @data_json: an object or
+ * NULL.  Host-side emission may use "evbus." types. */
+EVB_HARNESS_API gboolean evb_harness_emit (EvbHarness *harness, const char *type, const char *data_json,
+                                           GError **error);
+
+/* Same, stealing @data. */
+EVB_HARNESS_API gboolean evb_harness_emit_json (EvbHarness *harness, const char *type, json_t *data,
+                                                GError **error);
+
+/* Iterates until the bus is idle (inbox empty, no job queued or running,
+ * no plugin hold).  FALSE with @error (EVB_HARNESS_ERROR_TIMEOUT) after
+ * @timeout_ms. */
+EVB_HARNESS_API gboolean evb_harness_run_until_idle (EvbHarness *harness, guint timeout_ms, GError **error);
+
+typedef gboolean (*EvbHarnessCondition) (EvbHarness *harness, gpointer user_data);
+
+/* Iterates until @condition returns TRUE (checked before every iteration).
+ * FALSE with @error after @timeout_ms. */
+EVB_HARNESS_API gboolean evb_harness_run_until (EvbHarness *harness, EvbHarnessCondition condition,
+                                                gpointer user_data, guint timeout_ms, GError **error);
+
+/* Iterates until @count events matching @pattern have been collected. */
+EVB_HARNESS_API gboolean evb_harness_run_until_count (EvbHarness *harness, const char *pattern, guint count,
+                                                      guint timeout_ms, GError **error);
+
+/* Graceful shutdown now (see DESIGN.md "Lifecycle"); @grace_ms < 0: the
+ * setting.  Collected events stay readable. */
+EVB_HARNESS_API void evb_harness_shutdown (EvbHarness *harness, gint grace_ms);
+
+/* Collected events, in dispatch order.  Borrowed. */
+EVB_HARNESS_API guint evb_harness_n_events (EvbHarness *harness);
+EVB_HARNESS_API const EvbEvent *evb_harness_event (EvbHarness *harness, guint index);
+
+/* How many collected events match @pattern ("a.*", "evbus.status.>", ...). */
+EVB_HARNESS_API guint evb_harness_count (EvbHarness *harness, const char *pattern);
+
+/* The @nth (from 0) collected event matching @pattern, or NULL. */
+EVB_HARNESS_API const EvbEvent *evb_harness_find (EvbHarness *harness, const char *pattern, guint nth);
+
+/* Space-separated types of the collected events matching @pattern, e.g.
+ * "evbus.status.waiting evbus.status.executing evbus.status.completed".
+ * Caller frees. */
+EVB_HARNESS_API char *evb_harness_trace (EvbHarness *harness, const char *pattern);
+
+/* Forgets collected events. */
+EVB_HARNESS_API void evb_harness_clear (EvbHarness *harness);
+
+/* Snapshot of the bus's counters and histograms (new reference). */
+EVB_HARNESS_API json_t *evb_harness_stats (EvbHarness *harness);
+
+/* The summary line the host prints at shutdown. Caller frees. */
+EVB_HARNESS_API char *evb_harness_summary (EvbHarness *harness);
+
+#define EVB_HARNESS_ERROR (evb_harness_error_quark ())
+EVB_HARNESS_API GQuark evb_harness_error_quark (void);
+
+typedef enum {
+  EVB_HARNESS_ERROR_TIMEOUT,
+  EVB_HARNESS_ERROR_INVALID, /* bad JSON given to the harness */
+} EvbHarnessError;
+
+G_END_DECLS
