@@ -5,6 +5,7 @@
  * pointer tagged with 1) and "finished" (the bare pointer).  One worker
  * posts both, in that order, through one FIFO, so main sees them in order. */
 #include "bus-private.h"
+#include "tsan.h"
 
 #define STARTED_TAG ((guintptr) 1)
 
@@ -44,6 +45,7 @@ evb_job_worker (gpointer data, gpointer user_data)
   EvbJob *job = data;
   EvbCallPrivate call;
 
+  EVB_TSAN_ACQUIRE (job); /* handed over by g_thread_pool_push */
   if (g_atomic_int_get (&job->cancel_requested))
     {
       post (job, 0);
@@ -72,6 +74,7 @@ hand_to_pool (EvbJob *job)
 
   job->on_pool = TRUE;
   job->route->running++;
+  EVB_TSAN_RELEASE (job);
   if (!g_thread_pool_push (job->bus->pool, job, &error))
     {
       /* Only when no thread can be made at all; the job ends failed. */

@@ -7,6 +7,7 @@
 #include "bus-private.h"
 
 #include "plugin-loader.h"
+#include "tsan.h"
 
 /* Shared by a route and the weak notify on its owner: whichever of the two
  * goes last frees it.  The bus link lets a notify that fires after the bus
@@ -35,8 +36,10 @@ static gboolean
 prune_on_main (gpointer data)
 {
   PruneRequest *request = data;
-  EvbBus *bus = evb_bus_link_get (request->link);
+  EvbBus *bus;
 
+  EVB_TSAN_ACQUIRE (request); /* attached from the finalizing thread */
+  bus = evb_bus_link_get (request->link);
   if (bus != NULL)
     evb_bus_remove_route (bus, request->route_id);
   return G_SOURCE_REMOVE;
@@ -66,6 +69,7 @@ owner_finalized (gpointer data, GObject *where_the_object_was)
       request->link = evb_bus_link_ref (watch->link);
       request->route_id = watch->route_id;
       g_source_set_callback (idle, prune_on_main, request, prune_request_free);
+      EVB_TSAN_RELEASE (request);
       g_source_set_static_name (idle, "evbus owner prune");
       g_source_attach (idle, context);
       g_source_unref (idle);
@@ -261,8 +265,10 @@ static gboolean
 cancel_request_run (gpointer data)
 {
   CancelRequest *request = data;
-  EvbBus *bus = evb_bus_link_get (request->link);
+  EvbBus *bus;
 
+  EVB_TSAN_ACQUIRE (request); /* invoked from another thread */
+  bus = evb_bus_link_get (request->link);
   if (bus != NULL)
     evb_route_cancel_jobs (bus, request->route);
   return G_SOURCE_REMOVE;
@@ -300,6 +306,7 @@ evb_bus_remove_route (EvbBus *bus, guint64 route_id)
 
       request->link = evb_bus_link_ref (bus->link);
       request->route = evb_route_ref (route);
+      EVB_TSAN_RELEASE (request);
       g_main_context_invoke_full (bus->context, G_PRIORITY_DEFAULT, cancel_request_run, request,
                                   cancel_request_free);
     }

@@ -1,0 +1,50 @@
+# Thin wrapper over Meson: `make demo` and `make test` are the README's two
+# commands.  Everything real lives in meson.build files.
+
+BUILD ?= build
+MESON_TEST_ARGS ?= --print-errorlogs
+
+.PHONY: all deps demo test test-asan test-tsan bench install clean
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+deps:
+	bash .ci/install-deps
+
+$(BUILD)/build.ninja:
+	@bash .ci/install-deps
+	meson setup $(BUILD)
+
+demo: all
+	@echo "== evbus demo: a search window, a result view and a database talking only through the bus"
+	@echo "== (stop it with Ctrl-C; it also ends by itself when the scripted input is done)"
+	$(BUILD)/host/evbus run config/demo.json --exit-when-idle
+
+test: all
+	meson test -C $(BUILD) $(MESON_TEST_ARGS)
+
+# The whole suite under AddressSanitizer + UndefinedBehaviorSanitizer.
+test-asan:
+	@bash .ci/install-deps
+	[ -f $(BUILD)-asan/build.ninja ] || meson setup $(BUILD)-asan -Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C $(BUILD)-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  meson test -C $(BUILD)-asan $(MESON_TEST_ARGS) --timeout-multiplier 3
+
+# The whole suite under ThreadSanitizer (GLib lock hand-offs annotated: host/tsan.h).
+test-tsan:
+	@bash .ci/install-deps
+	[ -f $(BUILD)-tsan/build.ninja ] || meson setup $(BUILD)-tsan -Db_sanitize=thread -Db_lundef=false
+	ninja -C $(BUILD)-tsan
+	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  meson test -C $(BUILD)-tsan $(MESON_TEST_ARGS) --timeout-multiplier 5
+
+bench: all
+	bench/run
+
+install: all
+	meson install -C $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
