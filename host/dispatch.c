@@ -22,7 +22,9 @@ finish (EvbDispatch *dispatch)
 {
   EvbBus *bus = dispatch->bus;
 
-  if (!dispatch->accepted)
+  /* The host's own events (status, failure) are reported to whoever
+   * listens; nobody listening is normal for them, not "unhandled". */
+  if (!dispatch->accepted && !g_str_has_prefix (dispatch->event->type, "evbus."))
     {
       bus->unhandled++;
       if (bus->settings.emit_unhandled)

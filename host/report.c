@@ -116,7 +116,5 @@ evb_report_status (EvbBus *bus, EvbJob *job)
 void
 evb_report_unhandled (EvbBus *bus, const EvbEvent *event)
 {
-  if (g_str_has_prefix (event->type, "evbus."))
-    return;
   emit_report (bus, "evbus.unhandled", json_pack ("{s:o}", "event", evb_event_to_json (event)), 0);
 }
