@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_TEST_ARGS ?= --print-errorlogs
 
-.PHONY: all deps demo test test-asan test-tsan bench install clean
+.PHONY: all deps demo test test-asan test-tsan test-template bench install clean
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -39,6 +39,17 @@ test-tsan:
 	ninja -C $(BUILD)-tsan
 	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  meson test -C $(BUILD)-tsan $(MESON_TEST_ARGS) --timeout-multiplier 5
+
+# Builds sdk/template out of tree against a staged install, as a plugin
+# author would with `pkg-config evbus`.
+STAGE = $(CURDIR)/$(BUILD)-stage/prefix
+test-template: all
+	rm -rf $(BUILD)-stage
+	meson setup $(BUILD)-stage/evbus --prefix=$(STAGE) --libdir=lib -Dtests=false >/dev/null
+	meson install -C $(BUILD)-stage/evbus --quiet
+	PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig meson setup $(BUILD)-stage/template sdk/template >/dev/null
+	ninja -C $(BUILD)-stage/template
+	LD_LIBRARY_PATH=$(STAGE)/lib meson test -C $(BUILD)-stage/template $(MESON_TEST_ARGS)
 
 bench: all
 	bench/run
