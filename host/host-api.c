@@ -206,6 +206,12 @@ api_release (EvbPlugin *plugin)
     }
 }
 
+static json_t *
+api_stats (EvbPlugin *plugin)
+{
+  return evb_bus_stats (instance_of (plugin)->bus);
+}
+
 const EvbHostApi evb_host_api = {
   .abi_major = EVB_ABI_MAJOR,
   .abi_minor = EVB_ABI_MINOR,
@@ -223,4 +229,5 @@ const EvbHostApi evb_host_api = {
   .remove_source = api_remove_source,
   .hold = api_hold,
   .release = api_release,
+  .stats = api_stats,
 };

@@ -198,6 +198,7 @@ struct _EvbHostApi {
   gboolean (*remove_source) (EvbPlugin *plugin, guint source_id);
   void (*hold) (EvbPlugin *plugin);
   void (*release) (EvbPlugin *plugin);
+  json_t *(*stats) (EvbPlugin *plugin);
 };
 
 /* TRUE when the running host's table has @field. */
@@ -310,6 +311,18 @@ static inline void
 evb_plugin_release (EvbPlugin *plugin)
 {
   plugin->api->release (plugin);
+}
+
+/* A snapshot of the host's counters and histograms, as a new JSON object:
+ * {"bus": {emitted, dispatched, dropped, unhandled, inbox_depth, ...},
+ *  "routes": [{id, pattern, handler, plugin, mode, priority, matched,
+ *  filtered, handled, completed, failed, cancelled, timeouts, waiting,
+ *  executing, queue_wait_us: {...}, run_time_us: {...}}, ...]}.
+ * For dashboards and metrics.  Main thread. */
+static inline json_t *
+evb_plugin_get_stats (EvbPlugin *plugin)
+{
+  return plugin->api->stats (plugin);
 }
 
 /* TRUE once the host wants this job to stop (shutdown, unsubscribe,
