@@ -105,7 +105,10 @@ evb_job_submit (EvbBus *bus, EvbDispatch *dispatch, EvbRoute *route, GObject *ow
   route->stats.waiting++;
   set_state (job, EVB_JOB_WAITING);
 
-  if (bus->state >= EVB_BUS_CANCELLING || g_atomic_int_get (&route->removed))
+  /* A route removed after this event's snapshot was taken still runs for
+   * it, async like sync (DESIGN "Dispatching" 1); removal cancels only the
+   * jobs that exist when it happens. */
+  if (bus->state >= EVB_BUS_CANCELLING)
     {
       evb_job_cancel (job);
       return;
