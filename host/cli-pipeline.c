@@ -1,0 +1,229 @@
+/* From a loaded config to a bus with plugins and routes (cli-pipeline.h). */
+#include "cli-pipeline.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "plugin-loader.h"
+
+G_DEFINE_QUARK (evb-cli-error-quark, evb_cli_error)
+
+#define PLUGIN_FILE_PREFIX "evbus-"
+#define PLUGIN_FILE_SUFFIX ".so"
+
+char **
+evb_plugin_search_dirs (const char *base_dir)
+{
+  g_autoptr (GStrvBuilder) dirs = g_strv_builder_new ();
+  const char *env = g_getenv ("EVBUS_PLUGIN_PATH");
+
+  if (base_dir != NULL)
+    g_strv_builder_add (dirs, base_dir);
+  else
+    {
+      g_autofree char *current = g_get_current_dir ();
+
+      g_strv_builder_add (dirs, current);
+    }
+  if (env != NULL)
+    {
+      g_auto (GStrv) entries = g_strsplit (env, G_SEARCHPATH_SEPARATOR_S, -1);
+
+      for (guint i = 0; entries[i] != NULL; i++)
+        if (entries[i][0] != '\0')
+          g_strv_builder_add (dirs, entries[i]);
+    }
+  g_strv_builder_add (dirs, EVB_PLUGIN_DIR);
+  return g_strv_builder_end (dirs);
+}
+
+static gboolean
+is_bare_name (const char *path)
+{
+  return strchr (path, G_DIR_SEPARATOR) == NULL && !g_str_has_suffix (path, PLUGIN_FILE_SUFFIX);
+}
+
+char *
+evb_plugin_find (const char *path, const char *base_dir, GError **error)
+{
+  g_auto (GStrv) dirs = NULL;
+  g_autofree char *stock_name = NULL;
+  g_autofree char *searched = NULL;
+
+  if (g_path_is_absolute (path))
+    return g_strdup (path);
+
+  if (is_bare_name (path))
+    stock_name = g_strconcat (PLUGIN_FILE_PREFIX, path, PLUGIN_FILE_SUFFIX, NULL);
+  dirs = evb_plugin_search_dirs (base_dir);
+  for (guint i = 0; dirs[i] != NULL; i++)
+    {
+      const char *names[] = { path, stock_name };
+
+      for (guint n = 0; n < G_N_ELEMENTS (names) && names[n] != NULL; n++)
+        {
+          g_autofree char *candidate = g_build_filename (dirs[i], names[n], NULL);
+
+          /* Regular files only: a bare name may well be a folder of the
+           * source tree ("plugins/console"). */
+          if (g_file_test (candidate, G_FILE_TEST_IS_REGULAR))
+            return g_canonicalize_filename (candidate, NULL);
+        }
+    }
+
+  searched = g_strjoinv (", ", dirs);
+  if (stock_name != NULL)
+    g_set_error (error, EVB_CLI_ERROR, EVB_CLI_ERROR_PLUGIN_NOT_FOUND,
+                 "plugin \"%s\" not found: no %s or %s in %s", path, path, stock_name, searched);
+  else
+    g_set_error (error, EVB_CLI_ERROR, EVB_CLI_ERROR_PLUGIN_NOT_FOUND, "plugin \"%s\" not found: no %s in %s",
+                 path, path, searched);
+  return NULL;
+}
+
+static void
+add_error_line (GPtrArray *errors, EvbConfig *config, const char *json_path, const char *message)
+{
+  g_ptr_array_add (errors, evb_config_error_line (config, json_path, "%s", message));
+}
+
+/* Checks the instance's options against the plugin's table before init,
+ * so that each problem points at its own key ("plugins[0].config.count")
+ * rather than at the plugin entry as a whole. */
+static gboolean
+check_options (EvbConfig *config, EvbConfigPlugin *plugin, const EvbPluginDescriptor *descriptor,
+               GPtrArray *errors)
+{
+  g_autoptr (GPtrArray) problems = g_ptr_array_new_with_free_func ((GDestroyNotify) evb_option_problem_free);
+  json_t *options = evb_plugin_options_resolve (descriptor, plugin->config, problems);
+
+  if (options != NULL)
+    {
+      json_decref (options);
+      return TRUE;
+    }
+  for (guint i = 0; i < problems->len; i++)
+    {
+      EvbOptionProblem *problem = g_ptr_array_index (problems, i);
+      g_autofree char *json_path = problem->key[0] != '\0'
+                                     ? g_strdup_printf ("%s.config.%s", plugin->json_path, problem->key)
+                                     : g_strdup_printf ("%s.config", plugin->json_path);
+
+      add_error_line (errors, config, json_path, problem->message);
+    }
+  return FALSE;
+}
+
+static gboolean
+load_plugin (EvbBus *bus, EvbConfig *config, EvbConfigPlugin *plugin, GPtrArray *errors)
+{
+  g_autofree char *path_key = g_strdup_printf ("%s.path", plugin->json_path);
+  g_autofree char *file = NULL;
+  g_autoptr (GError) error = NULL;
+  const EvbPluginDescriptor *descriptor;
+  gpointer module = NULL;
+  gboolean loaded = FALSE;
+
+  file = evb_plugin_find (plugin->path, config->base_dir, &error);
+  if (file == NULL)
+    {
+      add_error_line (errors, config, path_key, error->message);
+      return FALSE;
+    }
+  /* Opened here first to tell a bad file from bad options; the load below
+   * opens it again, which dlopen counts rather than repeats. */
+  descriptor = evb_plugin_module_open (file, &module, &error);
+  if (descriptor == NULL)
+    {
+      add_error_line (errors, config, path_key, error->message);
+      return FALSE;
+    }
+  if (check_options (config, plugin, descriptor, errors))
+    {
+      if (evb_bus_load_plugin (bus, plugin->name, file, plugin->config, &error) != NULL)
+        {
+          g_debug ("loaded plugin \"%s\" from %s", plugin->name, file);
+          loaded = TRUE;
+        }
+      else
+        add_error_line (errors, config, plugin->json_path, error->message);
+    }
+  evb_plugin_module_close (module);
+  return loaded;
+}
+
+static const char *
+route_error_key (const GError *error)
+{
+  if (g_error_matches (error, EVB_BUS_ERROR, EVB_BUS_ERROR_NO_HANDLER))
+    return "handler";
+  return NULL;
+}
+
+static gboolean
+add_route (EvbBus *bus, EvbConfig *config, EvbConfigRoute *route, GArray *route_ids, GPtrArray *errors)
+{
+  EvbRouteSpec spec = EVB_ROUTE_SPEC_INIT;
+  g_autoptr (GError) error = NULL;
+  EvbPluginInstance *instance = evb_bus_find_plugin (bus, route->instance);
+  guint64 id;
+
+  /* Only when the plugin failed to load (and said so): its handlers are
+   * unknown, so guessing about them would add noise, not information. */
+  if (instance == NULL)
+    return FALSE;
+
+  evb_config_route_to_spec (route, &spec);
+  id = evb_bus_add_route (bus, instance, &spec, NULL, &error);
+  if (id == 0)
+    {
+      const char *key = route_error_key (error);
+      g_autofree char *json_path = key != NULL ? g_strdup_printf ("%s.%s", route->json_path, key)
+                                               : g_strdup (route->json_path);
+
+      add_error_line (errors, config, json_path, error->message);
+      return FALSE;
+    }
+  g_debug ("route %" G_GUINT64_FORMAT ": \"%s\" -> %s.%s (%s, priority %d)", id, route->on, route->instance,
+           route->handler, route->mode == EVB_MODE_ASYNC ? "async" : "sync", route->priority);
+  if (route_ids != NULL)
+    g_array_append_val (route_ids, id);
+  return TRUE;
+}
+
+gboolean
+evb_pipeline_load (EvbBus *bus, EvbConfig *config, gboolean keep_going, GArray *route_ids, GPtrArray *errors)
+{
+  gboolean ok = TRUE;
+
+  for (guint i = 0; i < config->plugins->len; i++)
+    if (!load_plugin (bus, config, g_ptr_array_index (config->plugins, i), errors))
+      {
+        ok = FALSE;
+        if (!keep_going)
+          return FALSE;
+      }
+  for (guint i = 0; i < config->routes->len; i++)
+    if (!add_route (bus, config, g_ptr_array_index (config->routes, i), route_ids, errors))
+      {
+        ok = FALSE;
+        if (!keep_going)
+          return FALSE;
+      }
+  return ok;
+}
+
+void
+evb_pipeline_remove_routes (EvbBus *bus, GArray *route_ids)
+{
+  for (guint i = 0; i < route_ids->len; i++)
+    evb_bus_remove_route (bus, g_array_index (route_ids, guint64, i));
+}
+
+void
+evb_cli_print_errors (GPtrArray *errors)
+{
+  for (guint i = 0; i < errors->len; i++)
+    fprintf (stderr, "%s\n", (const char *) g_ptr_array_index (errors, i));
+  fflush (stderr);
+}
