@@ -12,10 +12,8 @@ gboolean __real_g_mutex_trylock (GMutex *mutex);
 void __real_g_cond_wait (GCond *cond, GMutex *mutex);
 gboolean __real_g_cond_wait_until (GCond *cond, GMutex *mutex, gint64 end_time);
 
-/* Visible, not hidden like the rest of the core: under --wrap, ld also
- * points the GLib calls of linked DSOs (libgobject) at these names, and
- * refuses to link a program where a DSO "references" a hidden symbol. */
-#define EVB_TSAN_WRAP __attribute__ ((visibility ("default")))
+/* Hidden: every module links its own copy (meson.build, tsan_dep). */
+#define EVB_TSAN_WRAP
 
 EVB_TSAN_WRAP void __wrap_g_mutex_lock (GMutex *mutex);
 EVB_TSAN_WRAP void __wrap_g_mutex_unlock (GMutex *mutex);
