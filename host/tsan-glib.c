@@ -12,8 +12,12 @@ gboolean __real_g_mutex_trylock (GMutex *mutex);
 void __real_g_cond_wait (GCond *cond, GMutex *mutex);
 gboolean __real_g_cond_wait_until (GCond *cond, GMutex *mutex, gint64 end_time);
 
-/* Hidden: every module links its own copy (meson.build, tsan_dep). */
-#define EVB_TSAN_WRAP
+/* Visible, unlike the rest of the core: under --wrap, ld also redirects
+ * the GLib references of linked DSOs (libgobject) to these names and
+ * refuses a hidden definition.  Every module links an identical copy
+ * (meson.build, tsan_dep), so whichever one the dynamic linker binds is
+ * right. */
+#define EVB_TSAN_WRAP __attribute__ ((visibility ("default")))
 
 EVB_TSAN_WRAP void __wrap_g_mutex_lock (GMutex *mutex);
 EVB_TSAN_WRAP void __wrap_g_mutex_unlock (GMutex *mutex);
