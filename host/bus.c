@@ -289,13 +289,17 @@ evb_bus_shutdown (EvbBus *bus, gint grace_ms)
       bus->state = EVB_BUS_CANCELLING;
       evb_bus_cancel_all_jobs (bus);
       deadline = g_get_monotonic_time () + MAX (grace_us, 100 * 1000);
-      if (!iterate_until (bus, is_drained, deadline))
+      iterate_until (bus, is_drained, deadline);
+      /* Only handlers that never returned make the bus "stuck"; a source
+       * that keeps the inbox busy does not. */
+      if (bus->live_jobs.length > 0)
         {
           stuck = TRUE;
           log_stuck_jobs (bus);
         }
     }
   bus->state = EVB_BUS_CANCELLING;
+  evb_inbox_stop_blocking (bus->inbox);
 
   /* 3. Plugins go in reverse load order; what they emit while stopping is
    *    still dispatched to those not yet stopped and to host routes. */

@@ -15,6 +15,7 @@ struct _EvbInbox {
   gint visible_count; /* count, readable without the lock by prepare/check */
   guint waiting_producers;
   gboolean closed;
+  gboolean never_block; /* shutdown: producers are admitted, never parked */
   GThread *consumer;
 
   guint limit;
@@ -165,14 +166,14 @@ evb_inbox_push (EvbInbox *inbox, gpointer item, GError **error)
           inbox->dropped++;
           break;
         case EVB_OVERFLOW_BLOCK:
-          if (g_thread_self () == inbox->consumer)
+          if (g_thread_self () == inbox->consumer || inbox->never_block)
             {
               inbox->overcommitted++;
               break;
             }
           inbox->blocked++;
           inbox->waiting_producers++;
-          while (inbox->count >= inbox->limit && !inbox->closed)
+          while (inbox->count >= inbox->limit && !inbox->closed && !inbox->never_block)
             g_cond_wait (&inbox->room, &inbox->lock);
           inbox->waiting_producers--;
           break;
@@ -213,6 +214,15 @@ evb_inbox_close (EvbInbox *inbox)
 {
   g_mutex_lock (&inbox->lock);
   inbox->closed = TRUE;
+  g_cond_broadcast (&inbox->room);
+  g_mutex_unlock (&inbox->lock);
+}
+
+void
+evb_inbox_stop_blocking (EvbInbox *inbox)
+{
+  g_mutex_lock (&inbox->lock);
+  inbox->never_block = TRUE;
   g_cond_broadcast (&inbox->room);
   g_mutex_unlock (&inbox->lock);
 }

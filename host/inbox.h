@@ -39,6 +39,11 @@ gboolean evb_inbox_push (EvbInbox *inbox, gpointer item, GError **error);
  * blocked producers.  Any thread. */
 void evb_inbox_close (EvbInbox *inbox);
 
+/* From now on "block" admits producers past the limit (counted as
+ * overcommitted) and releases those waiting: a producer thread parked in
+ * emit must not hold up its plugin's shutdown, which joins it.  Any thread. */
+void evb_inbox_stop_blocking (EvbInbox *inbox);
+
 /* Handles up to one slice now; returns how many.  The context's thread. */
 guint evb_inbox_drain_slice (EvbInbox *inbox);
 

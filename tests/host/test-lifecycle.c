@@ -556,6 +556,88 @@ test_init_failure_leaves_nothing (void **state)
   g_string_free (byes, TRUE);
 }
 
+/* ---- a source thread parked in emit on a full "block" inbox ---- */
+
+typedef struct {
+  EvbPlugin *plugin;
+  gint stop;    /* atomic */
+  gint emitted; /* atomic */
+} Flooder;
+
+static Flooder flooder;
+
+static gpointer
+flood (gpointer data)
+{
+  Flooder *self = data;
+
+  while (!g_atomic_int_get (&self->stop))
+    {
+      if (!evb_plugin_emit (self->plugin, "flood.tick", NULL, NULL))
+        break;
+      g_atomic_int_inc (&self->emitted);
+    }
+  return NULL;
+}
+
+static gboolean
+flooder_init (EvbPlugin *plugin, GError **error)
+{
+  flooder.plugin = plugin;
+  return TRUE;
+}
+
+/* The source is still emitting when its plugin is stopped, and the main
+ * loop does not turn while shutdown callbacks run: the inbox fills, and
+ * without the host's help the thread would park in emit and the join below
+ * would never return. */
+static void
+flooder_shutdown (EvbPlugin *plugin)
+{
+  GThread *thread = g_thread_new ("flooder", flood, &flooder);
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  while (g_atomic_int_get (&flooder.emitted) < 8 && g_get_monotonic_time () < deadline)
+    g_thread_yield ();
+  g_atomic_int_set (&flooder.stop, 1);
+  g_thread_join (thread);
+}
+
+static const EvbHandlerInfo flooder_handlers[] = { EVB_HANDLERS_END };
+
+EVB_PLUGIN_DEFINE_STATIC (flooder_descriptor, "flooder", "1.0", "Emits until told to stop.", flooder_handlers, NULL,
+                          flooder_init, flooder_shutdown);
+
+static void
+test_shutdown_releases_producer_parked_on_full_inbox (void **state)
+{
+  g_autoptr (GError) error = NULL;
+  EvbHarness *h = evb_harness_new_with_settings ("{\"inbox_limit\": 4, \"overflow\": \"block\", "
+                                                 "\"grace_ms\": 50}", &error);
+  json_t *stats;
+  json_t *bus;
+
+  memset (&flooder, 0, sizeof flooder);
+  assert_non_null (h);
+  assert_true (evb_harness_add_plugin (h, "flood", &flooder_descriptor, NULL, &error));
+
+  evb_harness_shutdown (h, 50);
+
+  /* It got past the limit of 4 instead of parking, and every event it got
+   * in was dispatched or is counted. */
+  assert_true (g_atomic_int_get (&flooder.emitted) >= 8);
+  stats = evb_harness_stats (h);
+  bus = json_object_get (stats, "bus");
+  assert_int_equal (json_integer_value (json_object_get (bus, "emitted")), g_atomic_int_get (&flooder.emitted));
+  assert_true (json_integer_value (json_object_get (bus, "overcommitted")) >= 4);
+  assert_int_equal (json_integer_value (json_object_get (bus, "dispatched"))
+                    + json_integer_value (json_object_get (bus, "dropped"))
+                    + json_integer_value (json_object_get (bus, "inbox_depth")),
+                    g_atomic_int_get (&flooder.emitted));
+  json_decref (stats);
+  evb_harness_free (h);
+}
+
 int
 main (void)
 {
@@ -564,6 +646,7 @@ main (void)
     cmocka_unit_test (test_owner_dies_idle),
     cmocka_unit_test (test_graceful_shutdown),
     cmocka_unit_test (test_init_failure_leaves_nothing),
+    cmocka_unit_test (test_shutdown_releases_producer_parked_on_full_inbox),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
