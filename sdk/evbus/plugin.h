@@ -97,11 +97,15 @@ typedef enum {
 } EvbOptionType;
 
 /* An entry of the descriptor's handler table; the table ends with a
- * zeroed entry (EVB_HANDLERS_END). */
+ * zeroed entry (EVB_HANDLERS_END).  Write entries positionally
+ * ({ "name", func, "doc" }) so the reserved fields stay zero: a later ABI
+ * 1.N may give them meaning (the descriptor's abi_minor tells the host
+ * whether to read them) without changing the table's stride. */
 typedef struct {
   const char *name;    /* [a-z0-9_-]+, unique within the plugin */
   EvbHandlerFunc func;
   const char *doc;     /* one sentence: what it reads, emits, fails on */
+  gpointer reserved[4];
 } EvbHandlerInfo;
 
 /* An entry of the descriptor's option table; ends with EVB_OPTIONS_END.
@@ -112,10 +116,11 @@ typedef struct {
   EvbOptionType type;
   const char *default_json; /* JSON text of the default, or NULL: required */
   const char *doc;
+  gpointer reserved[4];     /* zero; see EvbHandlerInfo */
 } EvbOptionInfo;
 
-#define EVB_HANDLERS_END { NULL, NULL, NULL }
-#define EVB_OPTIONS_END { NULL, 0, NULL, NULL }
+#define EVB_HANDLERS_END { NULL, NULL, NULL, { NULL } }
+#define EVB_OPTIONS_END { NULL, 0, NULL, NULL, { NULL } }
 
 /* init: main thread.  Store per-instance state in plugin->instance_data.
  * Return FALSE with @error set to refuse to load; the host then removes
