@@ -16,10 +16,15 @@ $(BUILD)/build.ninja:
 	@bash .ci/install-deps
 	meson setup $(BUILD)
 
+# The stock plugins are found in the build tree, as installed ones would be
+# in the plugin folder.
+DEMO_PLUGIN_PATH = $(CURDIR)/$(BUILD)/plugins/replay:$(CURDIR)/$(BUILD)/plugins/sqlite-store:$(CURDIR)/$(BUILD)/plugins/console
+
 demo: all
-	@echo "== evbus demo: a search window, a result view and a database talking only through the bus"
-	@echo "== (stop it with Ctrl-C; it also ends by itself when the scripted input is done)"
-	$(BUILD)/host/evbus run config/demo.json --exit-when-idle
+	@echo "== evbus demo: a search window (replay), a database (sqlite-store, async) and a result view"
+	@echo "== (console) talking only through the bus.  It ends by itself when the script is done;"
+	@echo "== Ctrl-C stops it earlier."
+	EVBUS_PLUGIN_PATH=$(DEMO_PLUGIN_PATH) $(BUILD)/host/evbus run config/demo.json --exit-when-idle
 
 test: all
 	meson test -C $(BUILD) $(MESON_TEST_ARGS)

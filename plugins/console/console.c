@@ -8,6 +8,10 @@
  *                                     "json": {"type", "id", "source", "data"}
  *   option  path    string   "-"      file to write; "-" is standard output
  *   option  append  boolean  false    append to the file instead of truncating it at start
+ *   option  prefix  string   ""       text put in front of every line (say why this route prints)
+ *
+ * In the line form an evbus.failure reads as one sentence:
+ *   [evbus.failure] db.update failed on ui.update #12 (worker): sqlite-store 404: no such item
  *
  * The line form shows each top-level data key as key=value: a string as it
  * is when it holds no blank, '"' or '=' (JSON-quoted otherwise), anything
@@ -40,6 +44,7 @@ console_error_quark (void)
 
 typedef struct {
   gboolean json_format;
+  char *prefix;
   char *shown;     /* how messages name the output */
   FILE *out;       /* stdout, or a file we own */
   GMutex lock;     /* guards out and counted */
@@ -78,6 +83,27 @@ append_value (GString *line, json_t *value)
     append_json (line, value);
 }
 
+/* A failure is read by people first: say who failed on what, and why. */
+static gboolean
+format_failure_line (GString *line, const EvbEvent *event)
+{
+  json_t *origin = json_object_get (event->data, "origin");
+  json_t *error = json_object_get (event->data, "error");
+  const char *handler = json_string_value (json_object_get (event->data, "handler"));
+  const char *thread = json_string_value (json_object_get (event->data, "thread"));
+  const char *origin_type = json_string_value (json_object_get (origin, "type"));
+  const char *domain = json_string_value (json_object_get (error, "domain"));
+  const char *message = json_string_value (json_object_get (error, "message"));
+
+  if (handler == NULL || origin_type == NULL || domain == NULL || message == NULL)
+    return FALSE;
+  g_string_append_printf (line, "[%s] %s failed on %s #%" JSON_INTEGER_FORMAT " (%s): %s %" JSON_INTEGER_FORMAT ": %s",
+                          event->type, handler, origin_type, json_integer_value (json_object_get (origin, "id")),
+                          thread != NULL ? thread : "?", domain, json_integer_value (json_object_get (error, "code")),
+                          message);
+  return TRUE;
+}
+
 /* "[type] source=NAME key=value ..." */
 static void
 format_line (GString *line, const EvbEvent *event)
@@ -85,6 +111,8 @@ format_line (GString *line, const EvbEvent *event)
   const char *key;
   json_t *value;
 
+  if (strcmp (event->type, "evbus.failure") == 0 && format_failure_line (line, event))
+    return;
   g_string_append_printf (line, "[%s] source=%s", event->type, event->source);
   json_object_foreach (event->data, key, value)
     {
@@ -120,7 +148,7 @@ static EvbResult
 console_print (EvbCall *call, const EvbEvent *event)
 {
   Console *console = call->instance_data;
-  g_autoptr (GString) line = g_string_new (NULL);
+  g_autoptr (GString) line = g_string_new (console->prefix);
   gboolean written;
   int saved_errno;
 
@@ -142,6 +170,16 @@ console_print (EvbCall *call, const EvbEvent *event)
     return evb_call_fail (call, CONSOLE_DOMAIN, CONSOLE_WRITE_FAILED, "writing to %s failed: %s", console->shown,
                           saved_errno != 0 ? g_strerror (saved_errno) : "short write");
   return EVB_CONTINUE;
+}
+
+/* Prints, then ends the event's way down the priority chain: a guard in
+ * front of other routes. */
+static EvbResult
+console_claim (EvbCall *call, const EvbEvent *event)
+{
+  EvbResult result = console_print (call, event);
+
+  return result == EVB_CONTINUE ? EVB_HANDLED : result;
 }
 
 static EvbResult
@@ -180,6 +218,7 @@ console_free (Console *console)
     fclose (console->out);
   g_mutex_clear (&console->lock);
   g_free (console->shown);
+  g_free (console->prefix);
   g_free (console);
 }
 
@@ -200,6 +239,7 @@ console_init (EvbPlugin *plugin, GError **error)
   console = g_new0 (Console, 1);
   g_mutex_init (&console->lock);
   console->json_format = strcmp (format, "json") == 0;
+  console->prefix = g_strdup (evb_plugin_get_string (plugin, "prefix"));
   console->shown = to_stdout ? g_strdup ("standard output") : g_strdup_printf ("\"%s\"", path);
   /* "e": the file is not inherited by programs other plugins may start. */
   console->out = to_stdout ? stdout : g_fopen (path, evb_plugin_get_bool (plugin, "append") ? "ae" : "we");
@@ -224,6 +264,7 @@ console_shutdown (EvbPlugin *plugin)
 
 static const EvbHandlerInfo console_handlers[] = {
   { "print", console_print, "Writes the event as one line (format option) and flushes; fails when writing fails." },
+  { "claim", console_claim, "Prints like print, then returns HANDLED: lower-priority routes do not see the event." },
   { "count", console_count, "Counts the events it sees; prints nothing." },
   { "report", console_report, "Emits console.count {\"count\": N} with the number of events `count` has seen." },
   EVB_HANDLERS_END,
@@ -233,6 +274,7 @@ static const EvbOptionInfo console_options[] = {
   { "format", EVB_OPTION_STRING, "\"line\"", "\"line\" ([type] source=... key=value ...) or \"json\" (one object)" },
   { "path", EVB_OPTION_STRING, "\"-\"", "File to write; \"-\" is standard output" },
   { "append", EVB_OPTION_BOOL, "false", "Append to the file instead of truncating it when the plugin starts" },
+  { "prefix", EVB_OPTION_STRING, "\"\"", "Text put in front of every line, e.g. to say why this route prints" },
   EVB_OPTIONS_END,
 };
 

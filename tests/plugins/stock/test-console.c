@@ -118,13 +118,8 @@ test_prints_failure_events (void **state)
     written = read_file_or_fail (path);
   }
 
-  expected = g_strdup_printf ("[evbus.failure] source=host"
-                              " origin={\"type\":\"update.request\",\"id\":%" G_GUINT64_FORMAT
-                              ",\"source\":\"harness\",\"data\":{\"id\":999}}"
-                              " route={\"id\":2,\"pattern\":\"update.request\",\"mode\":\"sync\",\"priority\":0}"
-                              " handler=bad.fail plugin=bad"
-                              " error={\"domain\":\"demo\",\"code\":7,\"message\":\"no luck with update.request\"}"
-                              " thread=main job=null\n",
+  expected = g_strdup_printf ("[evbus.failure] bad.fail failed on update.request #%" G_GUINT64_FORMAT
+                              " (main): demo 7: no luck with update.request\n",
                               origin_id);
   assert_string_equal (written, expected);
   temp_dir_free (dir);
@@ -154,6 +149,35 @@ test_count_and_report (void **state)
 }
 
 /* append: false (the default) truncates the file at start; true keeps it. */
+/* claim prints like print and stops lower priority levels; other events
+ * still reach them. */
+static void
+test_claim_stops_lower_levels (void **state)
+{
+  char *dir = temp_dir_new ();
+  g_autofree char *path = g_build_filename (dir, "console.txt", NULL);
+  g_autofree char *config = g_strdup_printf ("{\"path\": \"%s\", \"prefix\": \"guard: \"}", path);
+  g_autofree char *written = NULL;
+
+  {
+    g_autoptr (EvbHarness) harness = harness_new_or_fail (NULL);
+
+    add_plugin_or_fail (harness, "out", CONSOLE_PLUGIN, config);
+    add_route_or_fail (harness, "ui.search", "out.claim", "{\"priority\": 10, \"filter\": {\"query\": \"\"}}");
+    add_route_or_fail (harness, "ui.search", "out.count", NULL);
+    add_route_or_fail (harness, "stats.request", "out.report", NULL);
+    emit_or_fail (harness, "ui.search", "{\"query\": \"\"}");
+    emit_or_fail (harness, "ui.search", "{\"query\": \"lamp\"}");
+    emit_or_fail (harness, "stats.request", NULL);
+    run_until_idle_or_fail (harness);
+    written = read_file_or_fail (path);
+    assert_json_equal (evb_harness_find (harness, "console.count", 0)->data, "{\"count\": 1}");
+  }
+
+  assert_string_equal (written, "guard: [ui.search] source=harness query=\"\"\n");
+  temp_dir_free (dir);
+}
+
 static void
 test_append_or_truncate (void **state)
 {
@@ -234,6 +258,7 @@ main (void)
     cmocka_unit_test (test_json_format),
     cmocka_unit_test (test_prints_failure_events),
     cmocka_unit_test (test_count_and_report),
+    cmocka_unit_test (test_claim_stops_lower_levels),
     cmocka_unit_test (test_append_or_truncate),
     cmocka_unit_test (test_write_failure_fails_the_handler),
     cmocka_unit_test (test_init_refusals),
