@@ -1,0 +1,138 @@
+/* The dashboard plugin's shared state.  Its stages, one file each:
+ *
+ *   dashboard.c  options, init/shutdown, the bus handlers that keep the
+ *                in-flight jobs and the last failures
+ *   health.c     failure-rate window, stalled jobs, inbox saturation
+ *   sse.c        /events clients, bounded buffers
+ *   metrics.c    Prometheus text for /metrics
+ *   http.c       the libsoup server: routing, auth, page, snapshot, healthz
+ *
+ * Everything here runs on the host's main thread (the GMainContext that was
+ * thread-default when init ran): bus handlers are sync routes, the server
+ * and its timers are attached to that context.  Nothing locks. */
+#pragma once
+
+#include <evbus/plugin.h>
+#include <libsoup/soup.h>
+
+G_BEGIN_DECLS
+
+typedef struct _Dashboard Dashboard;
+typedef struct _SseClient SseClient;
+typedef struct _SseBlockPool SseBlockPool;
+
+/* A job seen in evbus.status.* and not finished yet. */
+typedef struct {
+  guint64 job;
+  const char *state;   /* interned */
+  char *handler;
+  char *plugin;        /* may be NULL (host routes) */
+  char *event_type;
+  guint64 event_id;
+  guint64 route_id;
+  gint64 since_us;     /* first status seen (real time) */
+  gint64 state_since_us;
+} DashJob;
+
+/* One evbus.failure, trimmed to what the page shows. */
+typedef struct {
+  gint64 time_us;
+  char *plugin;
+  char *handler;
+  char *origin_type;
+  guint64 origin_id;
+  char *domain;
+  gint code;
+  char *message;
+  char *thread;
+  guint64 job; /* 0: a sync handler */
+} DashFailure;
+
+/* A sample of the host's handler-run counters, for the failure-rate window. */
+typedef struct {
+  gint64 mono_us;
+  guint64 runs;   /* completed + failed, all routes but the dashboard's */
+  guint64 failed;
+} DashSample;
+
+typedef struct {
+  gboolean healthy;
+  GPtrArray *reasons; /* char *, one sentence each */
+  double failure_rate;
+  guint64 window_runs;
+  guint64 window_failed;
+  guint stalled_jobs;
+  guint inbox_depth;
+  guint inbox_limit;
+  gboolean inbox_saturated;
+} DashHealth;
+
+struct _Dashboard {
+  EvbPlugin *plugin;
+  GMainContext *context;
+  SoupServer *server;
+  char *url;
+
+  /* Options. */
+  char *token;           /* NULL: no auth */
+  gboolean loopback_only;
+  guint history;
+  gsize sse_buffer_cap;  /* bytes */
+  double failure_rate_threshold;
+  guint window_s;
+  guint stall_s;
+
+  guint64 status_route;
+  guint64 failure_route;
+  guint tick_source;     /* evb_plugin_add_timeout */
+
+  GHashTable *in_flight; /* guint64 *job -> DashJob */
+  guint64 in_flight_untracked;
+  GQueue failures;       /* DashFailure, newest first, at most history */
+  guint64 failures_seen;
+
+  GArray *samples;       /* DashSample, oldest first */
+
+  GList *sse_clients;    /* SseClient */
+  GSource *sse_flush;    /* pending coalesced writes */
+  SseBlockPool *sse_pool;
+  GString *sse_scratch;  /* the event being sent, reused */
+  guint64 sse_dropped_clients;
+  guint64 sse_events_sent;
+  gsize sse_peak_buffered;
+  gint64 sse_last_ping_us;
+};
+
+/* dashboard.c */
+json_t *dash_snapshot (Dashboard *self, json_t *stats); /* steals @stats */
+/* Every in-flight job, oldest first (borrowed pointers). */
+GPtrArray *dash_jobs_by_age (Dashboard *self);
+
+/* health.c */
+void dash_health_sample (Dashboard *self, json_t *stats);
+void dash_health_evaluate (Dashboard *self, json_t *stats, DashHealth *health);
+void dash_health_clear (DashHealth *health);
+json_t *dash_health_to_json (Dashboard *self, const DashHealth *health);
+/* Sums completed and failed over routes that are not @self's own. */
+void dash_count_runs (Dashboard *self, json_t *stats, guint64 *runs, guint64 *failed);
+
+/* sse.c */
+SseBlockPool *dash_sse_pool_new (void);
+void dash_sse_pool_unref (SseBlockPool *pool);
+gboolean dash_pattern_valid (const char *pattern);
+gboolean dash_pattern_match (const char *pattern, const char *type);
+void dash_sse_start (Dashboard *self, SoupServerMessage *msg, const char *pattern);
+void dash_sse_broadcast (Dashboard *self, const EvbEvent *event);
+void dash_sse_ping (Dashboard *self);
+gsize dash_sse_buffered (Dashboard *self);
+json_t *dash_sse_to_json (Dashboard *self);
+void dash_sse_close_all (Dashboard *self);
+
+/* metrics.c */
+char *dash_metrics_render (Dashboard *self, json_t *stats, const DashHealth *health);
+
+/* http.c */
+gboolean dash_http_start (Dashboard *self, const char *listen, gboolean allow_remote, GError **error);
+void dash_http_stop (Dashboard *self);
+
+G_END_DECLS

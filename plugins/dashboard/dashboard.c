@@ -1,0 +1,393 @@
+/* dashboard — a live status page, metrics and health checks for an evbus
+ * pipeline, served over HTTP (libsoup-3) from the host's own main loop.
+ *
+ * It is an ordinary plugin: it subscribes to evbus.status.> and
+ * evbus.failure like any other and reads the host's counters through
+ * evb_plugin_get_stats().  No extra thread, no second loop.
+ *
+ * Endpoints (see http.c): GET /  /events  /api/v1/snapshot  /metrics  /healthz
+ *
+ * Options:
+ *   listen         (string, "127.0.0.1:8080")  address:port; port 0 picks a free one
+ *   allow_remote   (bool, false)    needed to listen on a non-loopback address
+ *   token          (string, "")     bearer token every request must carry; "" = none
+ *   history        (int, 50)        failures kept for the page and the snapshot
+ *   sse_buffer_kb  (int, 256)       unsent bytes an /events client may lag before it is cut off
+ *   failure_rate   (double, 0.5)    /healthz fails above this share of failed handler runs...
+ *   window_s       (int, 30)        ...over this many seconds
+ *   stall_s        (int, 60)        /healthz fails when a job is in flight longer than this
+ *
+ * At init it logs its URL ("http://127.0.0.1:8080/") and emits
+ * dashboard.ready {"url": ...} so that tools and tests find the port. */
+#include "dashboard-private.h"
+
+/* Bounds what a flood of status events for jobs whose end we never see
+ * (status events dropped by a full inbox) can cost. */
+#define MAX_TRACKED_JOBS 10000
+
+/* Sees status and failure events before any handler can stop their chain. */
+#define OBSERVER_PRIORITY 1000000
+
+#define DASH_ERROR (dash_error_quark ())
+static GQuark dash_error_quark (void);
+G_DEFINE_QUARK (evb-dashboard-error-quark, dash_error)
+
+static void
+dash_job_free (DashJob *job)
+{
+  g_free (job->handler);
+  g_free (job->plugin);
+  g_free (job->event_type);
+  g_free (job);
+}
+
+static void
+dash_failure_free (DashFailure *failure)
+{
+  g_free (failure->plugin);
+  g_free (failure->handler);
+  g_free (failure->origin_type);
+  g_free (failure->domain);
+  g_free (failure->message);
+  g_free (failure->thread);
+  g_free (failure);
+}
+
+static gboolean
+is_final_state (const char *state)
+{
+  return g_strcmp0 (state, "completed") == 0 || g_strcmp0 (state, "failed") == 0
+         || g_strcmp0 (state, "cancelled") == 0;
+}
+
+static char *
+dup_member (json_t *object, const char *key)
+{
+  return g_strdup (json_string_value (json_object_get (object, key)));
+}
+
+/* evbus.status.<state>: keeps the table of jobs in flight. */
+static EvbResult
+on_status (EvbCall *call, const EvbEvent *event)
+{
+  Dashboard *self = call->route_data;
+  json_t *data = event->data;
+  guint64 job_id = (guint64) json_integer_value (json_object_get (data, "job"));
+  const char *state = json_string_value (json_object_get (data, "state"));
+  gint64 time_us = json_integer_value (json_object_get (data, "time_us"));
+  DashJob *job;
+
+  if (time_us == 0)
+    time_us = event->time_us;
+  if (job_id != 0 && state != NULL)
+    {
+      if (is_final_state (state))
+        g_hash_table_remove (self->in_flight, &job_id);
+      else if ((job = g_hash_table_lookup (self->in_flight, &job_id)) != NULL)
+        {
+          job->state = g_intern_string (state);
+          job->state_since_us = time_us;
+        }
+      else if (g_hash_table_size (self->in_flight) >= MAX_TRACKED_JOBS)
+        self->in_flight_untracked++;
+      else
+        {
+          json_t *origin = json_object_get (data, "event");
+
+          job = g_new0 (DashJob, 1);
+          job->job = job_id;
+          job->state = g_intern_string (state);
+          job->handler = dup_member (data, "handler");
+          job->plugin = dup_member (data, "plugin");
+          job->event_type = dup_member (origin, "type");
+          job->event_id = (guint64) json_integer_value (json_object_get (origin, "id"));
+          job->route_id = (guint64) json_integer_value (json_object_get (json_object_get (data, "route"), "id"));
+          job->since_us = time_us;
+          job->state_since_us = time_us;
+          g_hash_table_insert (self->in_flight, &job->job, job);
+        }
+    }
+  dash_sse_broadcast (self, event);
+  return EVB_CONTINUE;
+}
+
+/* evbus.failure: keeps the last `history` failures. */
+static EvbResult
+on_failure (EvbCall *call, const EvbEvent *event)
+{
+  Dashboard *self = call->route_data;
+  json_t *data = event->data;
+  json_t *origin = json_object_get (data, "origin");
+  json_t *error = json_object_get (data, "error");
+  DashFailure *failure = g_new0 (DashFailure, 1);
+
+  failure->time_us = event->time_us;
+  failure->plugin = dup_member (data, "plugin");
+  failure->handler = dup_member (data, "handler");
+  failure->origin_type = dup_member (origin, "type");
+  failure->origin_id = (guint64) json_integer_value (json_object_get (origin, "id"));
+  failure->domain = dup_member (error, "domain");
+  failure->code = (gint) json_integer_value (json_object_get (error, "code"));
+  failure->message = dup_member (error, "message");
+  failure->thread = dup_member (data, "thread");
+  failure->job = (guint64) json_integer_value (json_object_get (data, "job"));
+  g_queue_push_head (&self->failures, failure);
+  while (self->failures.length > self->history)
+    dash_failure_free (g_queue_pop_tail (&self->failures));
+  self->failures_seen++;
+
+  dash_sse_broadcast (self, event);
+  return EVB_CONTINUE;
+}
+
+static gint
+compare_job_age (gconstpointer a, gconstpointer b)
+{
+  const DashJob *x = *(const DashJob *const *) a;
+  const DashJob *y = *(const DashJob *const *) b;
+
+  if (x->since_us != y->since_us)
+    return x->since_us < y->since_us ? -1 : 1;
+  return x->job < y->job ? -1 : x->job > y->job;
+}
+
+GPtrArray *
+dash_jobs_by_age (Dashboard *self)
+{
+  GPtrArray *jobs = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->in_flight);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    g_ptr_array_add (jobs, value);
+  g_ptr_array_sort (jobs, compare_job_age);
+  return jobs;
+}
+
+static json_t *
+jobs_to_json (Dashboard *self, gint64 now_us)
+{
+  g_autoptr (GPtrArray) jobs = dash_jobs_by_age (self);
+  json_t *list = json_array ();
+
+  for (guint i = 0; i < jobs->len; i++)
+    {
+      DashJob *job = g_ptr_array_index (jobs, i);
+
+      json_array_append_new (list, json_pack ("{s:I, s:s, s:s?, s:s?, s:I, s:{s:I, s:s?}, s:I, s:I, s:I}",
+                                              "job", (json_int_t) job->job,
+                                              "state", job->state,
+                                              "handler", job->handler,
+                                              "plugin", job->plugin,
+                                              "route", (json_int_t) job->route_id,
+                                              "event", "id", (json_int_t) job->event_id, "type", job->event_type,
+                                              "since_us", (json_int_t) job->since_us,
+                                              "state_since_us", (json_int_t) job->state_since_us,
+                                              "age_ms", (json_int_t) (MAX (0, now_us - job->since_us) / 1000)));
+    }
+  return list;
+}
+
+static json_t *
+failures_to_json (Dashboard *self)
+{
+  json_t *list = json_array ();
+
+  for (GList *l = self->failures.head; l != NULL; l = l->next)
+    {
+      DashFailure *failure = l->data;
+
+      json_array_append_new (list, json_pack ("{s:I, s:s?, s:s?, s:{s:s?, s:I}, s:{s:s?, s:i, s:s?}, s:s?, s:o}",
+                                              "time_us", (json_int_t) failure->time_us,
+                                              "plugin", failure->plugin,
+                                              "handler", failure->handler,
+                                              "origin", "type", failure->origin_type,
+                                              "id", (json_int_t) failure->origin_id,
+                                              "error", "domain", failure->domain, "code", failure->code,
+                                              "message", failure->message,
+                                              "thread", failure->thread,
+                                              "job", failure->job != 0 ? json_integer ((json_int_t) failure->job)
+                                                                       : json_null ()));
+    }
+  return list;
+}
+
+json_t *
+dash_snapshot (Dashboard *self, json_t *stats)
+{
+  gint64 now_us = g_get_real_time ();
+  DashHealth health;
+  json_t *root = json_object ();
+
+  dash_health_evaluate (self, stats, &health);
+  json_object_set_new (root, "time_us", json_integer (now_us));
+  json_object_update (root, stats);
+  json_object_set_new (root, "dashboard",
+                       json_pack ("{s:s, s:s, s:o, s:I, s:o, s:I, s:i, s:o, s:o}",
+                                  "instance", self->plugin->name,
+                                  "url", self->url,
+                                  "in_flight", jobs_to_json (self, now_us),
+                                  "in_flight_untracked", (json_int_t) self->in_flight_untracked,
+                                  "recent_failures", failures_to_json (self),
+                                  "failures_seen", (json_int_t) self->failures_seen,
+                                  "history", (int) self->history,
+                                  "sse", dash_sse_to_json (self),
+                                  "health", dash_health_to_json (self, &health)));
+  dash_health_clear (&health);
+  json_decref (stats);
+  return root;
+}
+
+static gboolean
+tick (gpointer user_data)
+{
+  Dashboard *self = user_data;
+  json_t *stats = evb_plugin_get_stats (self->plugin);
+
+  dash_health_sample (self, stats);
+  json_decref (stats);
+  dash_sse_ping (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+dashboard_free (Dashboard *self)
+{
+  dash_http_stop (self);
+  g_clear_pointer (&self->in_flight, g_hash_table_unref);
+  g_queue_clear_full (&self->failures, (GDestroyNotify) dash_failure_free);
+  g_clear_pointer (&self->samples, g_array_unref);
+  g_clear_pointer (&self->sse_pool, dash_sse_pool_unref);
+  if (self->sse_scratch != NULL)
+    g_string_free (self->sse_scratch, TRUE);
+  g_clear_pointer (&self->context, g_main_context_unref);
+  g_free (self->token);
+  g_free (self->url);
+  g_free (self);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Dashboard, dashboard_free)
+
+/* Reads an integer option and checks its range; the host already checked
+ * the type. */
+static gboolean
+int_option (EvbPlugin *plugin, const char *name, gint64 min, gint64 max, guint *out, GError **error)
+{
+  gint64 value = evb_plugin_get_int (plugin, name);
+
+  if (value < min || value > max)
+    {
+      g_set_error (error, DASH_ERROR, 0, "option \"%s\": %" G_GINT64_FORMAT " is out of range (%" G_GINT64_FORMAT
+                   "..%" G_GINT64_FORMAT ")", name, value, min, max);
+      return FALSE;
+    }
+  *out = (guint) value;
+  return TRUE;
+}
+
+static guint64
+subscribe (Dashboard *self, const char *pattern, const char *label, EvbHandlerFunc func, GError **error)
+{
+  EvbRouteSpec spec = EVB_ROUTE_SPEC_INIT;
+
+  spec.mode = EVB_MODE_SYNC;
+  spec.pattern = pattern;
+  spec.handler = label;
+  spec.func = func;
+  spec.user_data = self;
+  spec.priority = OBSERVER_PRIORITY;
+  return evb_plugin_subscribe (self->plugin, &spec, NULL, error);
+}
+
+static gboolean
+dashboard_init (EvbPlugin *plugin, GError **error)
+{
+  g_autoptr (Dashboard) self = g_new0 (Dashboard, 1);
+  const char *token = evb_plugin_get_string (plugin, "token");
+  guint buffer_kb;
+  json_t *stats;
+
+  self->plugin = plugin;
+  /* The server, its connections and our timers all live on the loop that
+   * runs the bus: the context that is thread-default while init runs. */
+  self->context = g_main_context_ref_thread_default ();
+  self->token = token != NULL && *token != '\0' ? g_strdup (token) : NULL;
+  self->failure_rate_threshold = evb_plugin_get_double (plugin, "failure_rate");
+  if (!int_option (plugin, "history", 1, 100000, &self->history, error)
+      || !int_option (plugin, "sse_buffer_kb", 1, 1024 * 1024, &buffer_kb, error)
+      || !int_option (plugin, "window_s", 1, 86400, &self->window_s, error)
+      || !int_option (plugin, "stall_s", 1, 86400 * 7, &self->stall_s, error))
+    return FALSE;
+  if (!(self->failure_rate_threshold >= 0.0 && self->failure_rate_threshold <= 1.0))
+    {
+      g_set_error (error, DASH_ERROR, 0, "option \"failure_rate\": %g is not a share between 0 and 1",
+                   self->failure_rate_threshold);
+      return FALSE;
+    }
+  self->sse_buffer_cap = (gsize) buffer_kb * 1024;
+  self->in_flight = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) dash_job_free);
+  g_queue_init (&self->failures);
+  self->samples = g_array_new (FALSE, FALSE, sizeof (DashSample));
+  self->sse_pool = dash_sse_pool_new ();
+  self->sse_scratch = g_string_sized_new (1024);
+
+  self->status_route = subscribe (self, "evbus.status.>", "status", on_status, error);
+  if (self->status_route == 0)
+    return FALSE;
+  self->failure_route = subscribe (self, "evbus.failure", "failure", on_failure, error);
+  if (self->failure_route == 0)
+    return FALSE;
+
+  if (!dash_http_start (self, evb_plugin_get_string (plugin, "listen"), evb_plugin_get_bool (plugin, "allow_remote"),
+                        error))
+    return FALSE;
+
+  /* The failure-rate window needs counts from its start: sample now, then
+   * about ten times per window (at most once a second). */
+  stats = evb_plugin_get_stats (plugin);
+  dash_health_sample (self, stats);
+  json_decref (stats);
+  self->tick_source = evb_plugin_add_timeout (plugin, CLAMP (self->window_s * 100, 100, 1000), tick, self, NULL);
+
+  evb_plugin_log (plugin, G_LOG_LEVEL_MESSAGE, "%s", self->url);
+  if (!evb_plugin_emit (plugin, "dashboard.ready", json_pack ("{s:s}", "url", self->url), error))
+    return FALSE;
+
+  plugin->instance_data = g_steal_pointer (&self);
+  return TRUE;
+}
+
+static void
+dashboard_shutdown (EvbPlugin *plugin)
+{
+  Dashboard *self = plugin->instance_data;
+
+  evb_plugin_unsubscribe (plugin, self->status_route);
+  evb_plugin_unsubscribe (plugin, self->failure_route);
+  if (self->tick_source != 0)
+    evb_plugin_remove_source (plugin, self->tick_source);
+  plugin->instance_data = NULL;
+  dashboard_free (self);
+}
+
+static const EvbHandlerInfo handlers[] = {
+  EVB_HANDLERS_END
+};
+
+static const EvbOptionInfo options[] = {
+  { "listen", EVB_OPTION_STRING, "\"127.0.0.1:8080\"",
+    "address:port to serve on (\"[::1]:8080\" for IPv6); port 0 picks a free port" },
+  { "allow_remote", EVB_OPTION_BOOL, "false", "must be true to listen on an address other than loopback" },
+  { "token", EVB_OPTION_STRING, "\"\"",
+    "bearer token required on every request (Authorization: Bearer, or ?token= for the page); \"\": none" },
+  { "history", EVB_OPTION_INT, "50", "how many recent failures to keep" },
+  { "sse_buffer_kb", EVB_OPTION_INT, "256", "unsent KiB an /events client may fall behind before it is cut off" },
+  { "failure_rate", EVB_OPTION_DOUBLE, "0.5", "/healthz fails when this share of handler runs failed in the window" },
+  { "window_s", EVB_OPTION_INT, "30", "failure-rate window in seconds" },
+  { "stall_s", EVB_OPTION_INT, "60", "/healthz fails when a job stays in flight longer than this (seconds)" },
+  EVB_OPTIONS_END
+};
+
+EVB_PLUGIN_DEFINE ("dashboard", "1.0", "Live status page, Prometheus metrics and health checks over HTTP.", handlers,
+                   options, dashboard_init, dashboard_shutdown);

@@ -1,0 +1,305 @@
+/* The HTTP side: one libsoup server on the host's main context.
+ *
+ *   GET /                  the page (HTML, CSS and JS from the plugin's resources)
+ *   GET /events[?pattern=] Server-Sent Events (sse.c)
+ *   GET /api/v1/snapshot   JSON: host counters and histograms + the dashboard's own state
+ *   GET /metrics           Prometheus text 0.0.4 (metrics.c)
+ *   GET /healthz           200 "ok" or 503 with one reason per line (health.c)
+ *
+ * With a token, every request needs "Authorization: Bearer <token>" or,
+ * for what a browser cannot send headers with (the page, EventSource),
+ * "?token=<token>".  On a loopback listener the Host header must name a
+ * loopback host, so that a web page elsewhere cannot reach the dashboard
+ * through DNS rebinding. */
+#include "dashboard-private.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "dashboard-resources.h"
+
+#define PAGE_RESOURCE "/org/evbus/dashboard/index.html"
+
+/* The page may run its own inline script and style and talk to us; it may
+ * load nothing from anywhere else. */
+#define PAGE_CSP                                                                                           \
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; "       \
+  "img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+static void
+respond (SoupServerMessage *msg, guint status, const char *content_type, char *body /* taken */)
+{
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, content_type, SOUP_MEMORY_TAKE, body, strlen (body));
+}
+
+static void
+respond_text (SoupServerMessage *msg, guint status, const char *text)
+{
+  respond (msg, status, "text/plain; charset=utf-8", g_strdup (text));
+}
+
+/* Same result whatever the input, in time independent of where it differs. */
+static gboolean
+token_equal (const char *expected, const char *given)
+{
+  gsize expected_length = strlen (expected);
+  gsize given_length = strlen (given);
+  guint8 difference = expected_length != given_length;
+
+  for (gsize i = 0; i < given_length; i++)
+    difference |= (guint8) (given[i] ^ expected[i % expected_length]);
+  return difference == 0;
+}
+
+static gboolean
+authorized (Dashboard *self, SoupServerMessage *msg, GHashTable *query)
+{
+  const char *header;
+  const char *query_token;
+
+  if (self->token == NULL)
+    return TRUE;
+  header = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Authorization");
+  if (header != NULL && g_ascii_strncasecmp (header, "Bearer ", 7) == 0 && token_equal (self->token, header + 7))
+    return TRUE;
+  query_token = query != NULL ? g_hash_table_lookup (query, "token") : NULL;
+  return query_token != NULL && token_equal (self->token, query_token);
+}
+
+static gboolean
+is_loopback_host (const char *host)
+{
+  g_autoptr (GInetAddress) address = NULL;
+
+  if (host == NULL)
+    return FALSE;
+  if (g_ascii_strcasecmp (host, "localhost") == 0)
+    return TRUE;
+  address = g_inet_address_new_from_string (host);
+  return address != NULL && g_inet_address_get_is_loopback (address);
+}
+
+static void
+serve_page (SoupServerMessage *msg)
+{
+  g_autoptr (GBytes) page = g_resource_lookup_data (dashboard_get_resource (), PAGE_RESOURCE,
+                                                    G_RESOURCE_LOOKUP_FLAGS_NONE, NULL);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  g_assert (page != NULL);
+  soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+  soup_message_headers_set_content_type (headers, "text/html; charset=utf-8", NULL);
+  soup_message_headers_replace (headers, "Content-Security-Policy", PAGE_CSP);
+  soup_message_headers_replace (headers, "Cache-Control", "no-store");
+  soup_message_body_append_bytes (soup_server_message_get_response_body (msg), page);
+}
+
+static void
+serve_snapshot (Dashboard *self, SoupServerMessage *msg)
+{
+  json_t *snapshot = dash_snapshot (self, evb_plugin_get_stats (self->plugin));
+  char *text = json_dumps (snapshot, JSON_COMPACT);
+
+  json_decref (snapshot);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control", "no-store");
+  respond (msg, SOUP_STATUS_OK, "application/json", g_strdup (text));
+  free (text);
+}
+
+static void
+serve_metrics (Dashboard *self, SoupServerMessage *msg)
+{
+  json_t *stats = evb_plugin_get_stats (self->plugin);
+  DashHealth health;
+
+  dash_health_evaluate (self, stats, &health);
+  respond (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8",
+           dash_metrics_render (self, stats, &health));
+  dash_health_clear (&health);
+  json_decref (stats);
+}
+
+static void
+serve_healthz (Dashboard *self, SoupServerMessage *msg)
+{
+  json_t *stats = evb_plugin_get_stats (self->plugin);
+  DashHealth health;
+  GString *body;
+
+  dash_health_evaluate (self, stats, &health);
+  json_decref (stats);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control", "no-store");
+  if (health.healthy)
+    respond_text (msg, SOUP_STATUS_OK, "ok\n");
+  else
+    {
+      body = g_string_new ("unhealthy\n");
+      for (guint i = 0; i < health.reasons->len; i++)
+        g_string_append_printf (body, "%s\n", (char *) g_ptr_array_index (health.reasons, i));
+      respond (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", g_string_free (body, FALSE));
+    }
+  dash_health_clear (&health);
+}
+
+static void
+handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GHashTable *query, gpointer user_data)
+{
+  Dashboard *self = user_data;
+  const char *method = soup_server_message_get_method (msg);
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
+
+  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
+  if (self->loopback_only && !is_loopback_host (g_uri_get_host (soup_server_message_get_uri (msg))))
+    {
+      respond_text (msg, SOUP_STATUS_FORBIDDEN, "forbidden: this dashboard answers only to a loopback Host\n");
+      return;
+    }
+  if (!authorized (self, msg, query))
+    {
+      soup_message_headers_replace (headers, "WWW-Authenticate", "Bearer realm=\"evbus dashboard\"");
+      respond_text (msg, SOUP_STATUS_UNAUTHORIZED,
+                    "unauthorized: send \"Authorization: Bearer <token>\" (or ?token=<token>)\n");
+      return;
+    }
+  if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD)
+    {
+      soup_message_headers_replace (headers, "Allow", "GET, HEAD");
+      respond_text (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "method not allowed: use GET\n");
+      return;
+    }
+
+  if (strcmp (path, "/") == 0 || strcmp (path, "/index.html") == 0)
+    serve_page (msg);
+  else if (strcmp (path, "/api/v1/snapshot") == 0)
+    serve_snapshot (self, msg);
+  else if (strcmp (path, "/metrics") == 0)
+    serve_metrics (self, msg);
+  else if (strcmp (path, "/healthz") == 0)
+    serve_healthz (self, msg);
+  else if (strcmp (path, "/events") == 0)
+    {
+      const char *pattern = query != NULL ? g_hash_table_lookup (query, "pattern") : NULL;
+
+      if (pattern != NULL && !dash_pattern_valid (pattern))
+        respond (msg, SOUP_STATUS_BAD_REQUEST, "text/plain; charset=utf-8",
+                 g_strdup_printf ("bad pattern \"%s\": dotted segments [a-z0-9_-]+, \"*\" or a final \">\"\n",
+                                  pattern));
+      else if (method == SOUP_METHOD_HEAD)
+        {
+          soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
+          soup_message_headers_set_content_type (headers, "text/event-stream", NULL);
+        }
+      else
+        dash_sse_start (self, msg, pattern);
+    }
+  else
+    respond_text (msg, SOUP_STATUS_NOT_FOUND, "not found: try /, /events, /api/v1/snapshot, /metrics, /healthz\n");
+}
+
+/* "127.0.0.1:8080", "[::1]:8080", "localhost:0". */
+static GSocketAddress *
+parse_listen (const char *listen, GError **error)
+{
+  g_autofree char *host = NULL;
+  g_autoptr (GInetAddress) address = NULL;
+  const char *colon = listen != NULL ? strrchr (listen, ':') : NULL;
+  const char *port_text;
+  char *end = NULL;
+  guint64 port;
+
+  if (colon == NULL || colon == listen)
+    goto bad;
+  port_text = colon + 1;
+  if (*port_text == '\0' || !g_ascii_isdigit (*port_text))
+    goto bad;
+  port = g_ascii_strtoull (port_text, &end, 10);
+  if (*end != '\0' || port > 65535)
+    goto bad;
+  if (listen[0] == '[')
+    {
+      if (colon[-1] != ']')
+        goto bad;
+      host = g_strndup (listen + 1, (gsize) (colon - listen - 2));
+    }
+  else
+    host = g_strndup (listen, (gsize) (colon - listen));
+  if (g_ascii_strcasecmp (host, "localhost") == 0)
+    address = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  else
+    address = g_inet_address_new_from_string (host);
+  if (address == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "listen \"%s\": \"%s\" is not an IP address (nor \"localhost\")", listen, host);
+      return NULL;
+    }
+  return g_inet_socket_address_new (address, (guint16) port);
+
+bad:
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               "listen \"%s\": expected \"address:port\", e.g. \"127.0.0.1:8080\" or \"[::1]:8080\"",
+               listen != NULL ? listen : "");
+  return NULL;
+}
+
+gboolean
+dash_http_start (Dashboard *self, const char *listen, gboolean allow_remote, GError **error)
+{
+  g_autoptr (GSocketAddress) address = parse_listen (listen, error);
+  g_autoptr (GError) listen_error = NULL;
+  g_autoptr (GSocketAddress) bound = NULL;
+  GInetAddress *host;
+  GSList *listeners;
+  g_autofree char *host_text = NULL;
+  guint port;
+
+  if (address == NULL)
+    return FALSE;
+  host = g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address));
+  self->loopback_only = g_inet_address_get_is_loopback (host);
+  if (!self->loopback_only && !allow_remote)
+    {
+      g_autofree char *text = g_inet_address_to_string (host);
+
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "listen \"%s\": %s is not a loopback address; set \"allow_remote\": true to serve other machines "
+                   "(and consider a \"token\")",
+                   listen, text);
+      return FALSE;
+    }
+
+  /* libsoup attaches the listener and every connection to the
+   * thread-default context, which is the bus's while init runs. */
+  self->server = soup_server_new ("server-header", "evbus-dashboard ", NULL);
+  soup_server_add_handler (self->server, NULL, handle_request, self, NULL);
+  if (!soup_server_listen (self->server, address, 0, &listen_error))
+    {
+      g_set_error (error, G_IO_ERROR, listen_error->domain == G_IO_ERROR ? listen_error->code : G_IO_ERROR_FAILED,
+                   "listen \"%s\": %s", listen, listen_error->message);
+      g_clear_object (&self->server);
+      return FALSE;
+    }
+
+  /* The bound port (listen may have asked for 0).  From the socket rather
+   * than soup_server_get_uris(), which leaks an address in libsoup 3.2. */
+  listeners = soup_server_get_listeners (self->server);
+  bound = listeners != NULL ? g_socket_get_local_address (listeners->data, NULL) : NULL;
+  port = bound != NULL ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)) : 0;
+  g_slist_free (listeners);
+  host_text = g_inet_address_to_string (host);
+  self->url = g_inet_address_get_family (host) == G_SOCKET_FAMILY_IPV6
+                ? g_strdup_printf ("http://[%s]:%u/", host_text, port)
+                : g_strdup_printf ("http://%s:%u/", host_text, port);
+  return TRUE;
+}
+
+void
+dash_http_stop (Dashboard *self)
+{
+  if (self->server == NULL)
+    return;
+  dash_sse_close_all (self);
+  soup_server_disconnect (self->server);
+  g_clear_object (&self->server);
+}

@@ -1,0 +1,493 @@
+/* The dashboard page in a real browser: headless Chromium opens it while a
+ * pipeline runs, and the test reads the page's DOM to see the counts rise
+ * live, a job in flight, a failure with its message, and the "disconnected"
+ * banner once the bus is gone.  Screenshots go to the build folder
+ * (dashboard.png, dashboard-disconnected.png).
+ *
+ * Chromium is driven over its DevTools pipe (--remote-debugging-pipe: JSON
+ * messages ended by NUL on fds 3 and 4), read asynchronously on the bus's
+ * own context: every wait is "iterate the loop until the page shows X",
+ * bounded by a timeout.  --dump-dom cannot do this: it dumps at the load
+ * event, and --virtual-time-budget never ends while an EventSource is open.
+ *
+ * Skipped only when /usr/bin/chromium is absent. */
+#include "dashboard-test.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <glib-unix.h>
+#include <gio/gunixinputstream.h>
+#include <signal.h>
+#include <unistd.h>
+
+#define CHROMIUM "/usr/bin/chromium"
+
+typedef struct {
+  Dash *dash;
+  GPid pid;
+  gboolean exited;
+  int to_browser;           /* our end of its fd 3 */
+  GInputStream *from_browser; /* its fd 4 */
+  GCancellable *cancellable;
+  GByteArray *incoming;
+  GHashTable *replies;      /* id -> json_t reply */
+  guint next_id;
+  gboolean read_failed;
+  char *session;            /* flattened session of the page target */
+  char *profile;            /* fresh --user-data-dir */
+} Browser;
+
+static void browser_read_next (Browser *browser);
+
+static void
+browser_chunk (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Browser *browser = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) bytes = g_input_stream_read_bytes_finish (G_INPUT_STREAM (source), result, &error);
+  guint8 *end;
+
+  if (bytes == NULL || g_bytes_get_size (bytes) == 0)
+    {
+      browser->read_failed = TRUE;
+      return;
+    }
+  g_byte_array_append (browser->incoming, g_bytes_get_data (bytes, NULL), (guint) g_bytes_get_size (bytes));
+  /* One JSON message per NUL-terminated record; keep replies, drop events. */
+  while ((end = memchr (browser->incoming->data, '\0', browser->incoming->len)) != NULL)
+    {
+      gsize length = (gsize) (end - browser->incoming->data);
+      json_t *message = json_loadb ((const char *) browser->incoming->data, length, 0, NULL);
+
+      g_byte_array_remove_range (browser->incoming, 0, (guint) length + 1);
+      if (message != NULL && json_is_integer (json_object_get (message, "id")))
+        g_hash_table_insert (browser->replies, GUINT_TO_POINTER ((guint) json_integer_value (json_object_get (message, "id"))),
+                             message);
+      else if (message != NULL)
+        json_decref (message);
+    }
+  browser_read_next (browser);
+}
+
+static void
+browser_read_next (Browser *browser)
+{
+  g_input_stream_read_bytes_async (browser->from_browser, 65536, G_PRIORITY_DEFAULT, browser->cancellable,
+                                   browser_chunk, browser);
+}
+
+static void
+browser_exited (GPid pid, gint status, gpointer user_data)
+{
+  ((Browser *) user_data)->exited = TRUE;
+}
+
+static Browser *
+browser_start (Dash *dash)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *log_path = g_build_filename (DASHBOARD_SCREENSHOT_DIR, "dashboard-chromium.log", NULL);
+  g_autofree char *profile_arg = NULL;
+  Browser *browser = g_new0 (Browser, 1);
+  int to_browser[2];
+  int from_browser[2];
+  int log_fd;
+  GSource *watch;
+
+  browser->dash = dash;
+  browser->profile = g_dir_make_tmp ("evbus-dashboard-chromium-XXXXXX", &error);
+  assert_no_error (error);
+  profile_arg = g_strdup_printf ("--user-data-dir=%s", browser->profile);
+  {
+    const char *argv[] = {
+      CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync", profile_arg,
+      "--remote-debugging-pipe", "--window-size=1280,900", "--hide-scrollbars", "about:blank", NULL,
+    };
+
+    assert_true (g_unix_open_pipe (to_browser, FD_CLOEXEC, &error));
+    assert_true (g_unix_open_pipe (from_browser, FD_CLOEXEC, &error));
+    log_fd = open (log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    assert_true (log_fd >= 0);
+    {
+      int source_fds[] = { to_browser[0], from_browser[1] };
+      int target_fds[] = { 3, 4 };
+
+      if (!g_spawn_async_with_pipes_and_fds (NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, -1, log_fd,
+                                             log_fd, source_fds, target_fds, 2, &browser->pid, NULL, NULL, NULL,
+                                             &error))
+        fail_msg ("starting %s: %s", CHROMIUM, error->message);
+    }
+  }
+  close (log_fd);
+  close (to_browser[0]);
+  close (from_browser[1]);
+  browser->to_browser = to_browser[1];
+  browser->from_browser = g_unix_input_stream_new (from_browser[0], TRUE);
+  browser->cancellable = g_cancellable_new ();
+  browser->incoming = g_byte_array_new ();
+  browser->replies = g_hash_table_new_full (NULL, NULL, NULL, (GDestroyNotify) json_decref);
+  browser->next_id = 1;
+
+  /* On the bus's context, like everything else the test waits for. */
+  watch = g_child_watch_source_new (browser->pid);
+  g_source_set_callback (watch, (GSourceFunc) (void (*) (void)) browser_exited, browser, NULL);
+  g_source_attach (watch, g_main_context_get_thread_default ());
+  g_source_unref (watch);
+  browser_read_next (browser);
+  return browser;
+}
+
+typedef struct {
+  Browser *browser;
+  guint id;
+} ReplyGoal;
+
+static gboolean
+reply_or_gone (EvbHarness *harness, gpointer user_data)
+{
+  ReplyGoal *goal = user_data;
+
+  return g_hash_table_contains (goal->browser->replies, GUINT_TO_POINTER (goal->id)) || goal->browser->read_failed
+         || goal->browser->exited;
+}
+
+/* Sends one DevTools command (to the page session when @on_page) and
+ * iterates the bus loop until its reply; returns the "result" object. */
+static json_t *
+cdp (Browser *browser, gboolean on_page, const char *method, json_t *params /* stolen */)
+{
+  g_autoptr (GError) error = NULL;
+  guint id = browser->next_id++;
+  json_t *request = json_pack ("{s:i, s:s, s:o}", "id", (int) id, "method", method,
+                               "params", params != NULL ? params : json_object ());
+  g_autofree char *text = NULL;
+  ReplyGoal goal = { browser, id };
+  json_t *reply;
+  json_t *result;
+  gsize written = 0;
+  gsize length;
+
+  if (on_page)
+    json_object_set_new (request, "sessionId", json_string (browser->session));
+  {
+    char *dump = json_dumps (request, JSON_COMPACT);
+
+    text = g_strdup (dump);
+    free (dump);
+  }
+  json_decref (request);
+  length = strlen (text) + 1; /* the NUL ends the message */
+  while (written < length)
+    {
+      ssize_t n = write (browser->to_browser, text + written, length - written);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        fail_msg ("writing to chromium: %s", g_strerror (errno));
+      written += (gsize) n;
+    }
+  if (!evb_harness_run_until (browser->dash->harness, reply_or_gone, &goal, WAIT_MS, &error))
+    fail_msg ("%s: no reply from chromium: %s", method, error->message);
+  reply = g_hash_table_lookup (browser->replies, GUINT_TO_POINTER (id));
+  if (reply == NULL)
+    fail_msg ("%s: chromium went away (see dashboard-chromium.log)", method);
+  if (json_object_get (reply, "error") != NULL)
+    {
+      char *dump = json_dumps (json_object_get (reply, "error"), JSON_COMPACT);
+
+      fail_msg ("%s failed: %s", method, dump);
+    }
+  result = json_incref (json_object_get (reply, "result"));
+  g_hash_table_remove (browser->replies, GUINT_TO_POINTER (id));
+  return result;
+}
+
+/* Evaluates @expression (which must give a string) in the page. */
+static char *
+page_eval (Browser *browser, const char *expression)
+{
+  g_autoptr (json_t) result = cdp (browser, TRUE, "Runtime.evaluate",
+                                   json_pack ("{s:s, s:b}", "expression", expression, "returnByValue", TRUE));
+  json_t *value = json_object_get (json_object_get (result, "result"), "value");
+
+  if (json_object_get (result, "exceptionDetails") != NULL)
+    {
+      char *dump = json_dumps (json_object_get (result, "exceptionDetails"), JSON_COMPACT);
+
+      fail_msg ("page threw %s on: %s", dump, expression);
+    }
+  return g_strdup (json_is_string (value) ? json_string_value (value) : "");
+}
+
+/* What the test reads from the page, as one JSON object. */
+static const char page_state_js[] =
+  "JSON.stringify((function () {"
+  "  if (!document.getElementById('banner')) return { stream: 'not loaded yet' };"
+  "  var row = document.querySelector('#route-rows tr[data-handler=\"work.run\"]');"
+  "  function field(name) { var td = row && row.querySelector('td[data-field=\"' + name + '\"]');"
+  "                         return td ? td.textContent : null; }"
+  "  return {"
+  "    stream: document.body.dataset.stream,"
+  "    snapshots: Number(document.body.dataset.snapshots),"
+  "    updates: Number(document.body.dataset.updates),"
+  "    completed: field('completed'), failed: field('failed'), executing: field('executing'),"
+  "    failures: Array.from(document.querySelectorAll('#failures li .msg')).map(function (e) { return e.textContent; }),"
+  "    jobs: Array.from(document.querySelectorAll('#job-rows tr[data-job]')).map(function (tr) {"
+  "      return tr.children[1].textContent + ' ' + tr.children[3].textContent; }),"
+  "    banner: getComputedStyle(document.getElementById('banner')).display,"
+  "    health: document.getElementById('health').textContent,"
+  "    marker: window.evbusTestMarker || 0"
+  "  };"
+  "})())";
+
+static json_t *
+page_state (Browser *browser)
+{
+  g_autofree char *text = page_eval (browser, page_state_js);
+  json_t *state = json_loads (text, 0, NULL);
+
+  if (state == NULL)
+    fail_msg ("page state is not JSON: %s", text);
+  return state;
+}
+
+typedef gboolean (*PagePredicate) (json_t *state, gpointer data);
+
+typedef struct {
+  Browser *browser;
+  PagePredicate predicate;
+  gpointer data;
+  gint64 next_poll;
+  json_t *last;
+} PageGoal;
+
+/* Polls the DOM every 50 ms (paced by the loop) until @predicate holds. */
+static gboolean
+page_shows (EvbHarness *harness, gpointer user_data)
+{
+  PageGoal *goal = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (now < goal->next_poll)
+    return FALSE;
+  goal->next_poll = now + 50 * 1000;
+  g_clear_pointer (&goal->last, json_decref);
+  goal->last = page_state (goal->browser);
+  return goal->predicate (goal->last, goal->data);
+}
+
+static json_t *
+wait_for_page (Browser *browser, const char *what, PagePredicate predicate, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  PageGoal goal = { browser, predicate, data, 0, NULL };
+
+  if (!evb_harness_run_until (browser->dash->harness, page_shows, &goal, WAIT_MS, &error))
+    {
+      char *dump = goal.last != NULL ? json_dumps (goal.last, JSON_COMPACT) : NULL;
+
+      fail_msg ("page never showed %s: %s\nlast state: %s", what, error->message, dump != NULL ? dump : "(none)");
+    }
+  return goal.last;
+}
+
+static void
+save_screenshot (Browser *browser, const char *name)
+{
+  g_autoptr (json_t) shot = cdp (browser, TRUE, "Page.captureScreenshot", json_pack ("{s:s}", "format", "png"));
+  g_autofree char *path = g_build_filename (DASHBOARD_SCREENSHOT_DIR, name, NULL);
+  g_autoptr (GError) error = NULL;
+  g_autofree guchar *png = NULL;
+  gsize size = 0;
+
+  png = g_base64_decode (json_string_value (json_object_get (shot, "data")), &size);
+  assert_true (size > 8 && memcmp (png, "\x89PNG\r\n\x1a\n", 8) == 0);
+  assert_true (g_file_set_contents (path, (const char *) png, (gssize) size, &error));
+  print_message ("screenshot: %s (%" G_GSIZE_FORMAT " bytes)\n", path, size);
+}
+
+static gboolean
+browser_gone (EvbHarness *harness, gpointer user_data)
+{
+  return ((Browser *) user_data)->exited;
+}
+
+static void
+remove_tree (const char *path)
+{
+  GDir *dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  if (dir != NULL)
+    g_dir_close (dir);
+  g_rmdir (path);
+}
+
+static void
+browser_stop (Browser *browser)
+{
+  g_autoptr (GError) error = NULL;
+  guint id = browser->next_id++;
+  g_autofree char *close_request = g_strdup_printf ("{\"id\":%u,\"method\":\"Browser.close\"}", id);
+
+  if (write (browser->to_browser, close_request, strlen (close_request) + 1) < 0)
+    kill (browser->pid, SIGTERM);
+  if (!evb_harness_run_until (browser->dash->harness, browser_gone, browser, WAIT_MS, &error))
+    {
+      kill (browser->pid, SIGKILL);
+      fail_msg ("chromium did not exit: %s", error->message);
+    }
+  g_spawn_close_pid (browser->pid);
+  g_cancellable_cancel (browser->cancellable);
+  /* Let the cancelled read finish before its buffers go. */
+  while (g_main_context_iteration (g_main_context_get_thread_default (), FALSE))
+    ;
+  close (browser->to_browser);
+  g_object_unref (browser->from_browser);
+  g_object_unref (browser->cancellable);
+  g_byte_array_unref (browser->incoming);
+  g_hash_table_unref (browser->replies);
+  remove_tree (browser->profile);
+  g_free (browser->profile);
+  g_free (browser->session);
+  g_free (browser);
+}
+
+/* ---- what the page must show ------------------------------------------- */
+
+static gboolean
+shows_completed (json_t *state, gpointer data)
+{
+  return g_strcmp0 (json_string_value (json_object_get (state, "stream")), "live") == 0
+         && g_strcmp0 (json_string_value (json_object_get (state, "completed")), data) == 0;
+}
+
+static gboolean
+shows_executing_job (json_t *state, gpointer data)
+{
+  json_t *jobs = json_object_get (state, "jobs");
+
+  return json_array_size (jobs) == 1 && g_strcmp0 (json_string_value (json_array_get (jobs, 0)), data) == 0
+         && g_strcmp0 (json_string_value (json_object_get (state, "executing")), "1") == 0;
+}
+
+static gboolean
+shows_progress_and_failure (json_t *state, gpointer data)
+{
+  json_t *failures = json_object_get (state, "failures");
+
+  return json_array_size (failures) == 1
+         && g_strcmp0 (json_string_value (json_array_get (failures, 0)), data) == 0
+         && g_strcmp0 (json_string_value (json_object_get (state, "completed")), "22") == 0
+         && g_strcmp0 (json_string_value (json_object_get (state, "failed")), "1") == 0;
+}
+
+static gboolean
+shows_disconnected (json_t *state, gpointer data)
+{
+  return g_strcmp0 (json_string_value (json_object_get (state, "stream")), "disconnected") == 0
+         && g_strcmp0 (json_string_value (json_object_get (state, "banner")), "block") == 0;
+}
+
+#define FAILURE_MESSAGE "payment gateway timed out after 30 s (order 1042)"
+
+static void
+test_page_live_in_chromium (G_GNUC_UNUSED void **state)
+{
+  Dash *dash;
+  Browser *browser;
+  g_autoptr (json_t) target = NULL;
+  g_autoptr (json_t) attached = NULL;
+  g_autoptr (json_t) metrics = NULL;
+  json_t *seen;
+  double updates_before;
+
+  if (!g_file_test (CHROMIUM, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      print_message ("%s is not installed\n", CHROMIUM);
+      skip ();
+    }
+
+  dash = dash_start (NULL, "{\"listen\": \"127.0.0.1:0\"}");
+  dash_add_route (dash, "order.*", "work.run", "{\"mode\": \"async\"}");
+  dash_add_route (dash, "audit.*", "work.note", NULL);
+  for (guint i = 0; i < 3; i++)
+    dash_emit (dash, "order.placed", NULL);
+  dash_run_until_idle (dash);
+
+  browser = browser_start (dash);
+  target = cdp (browser, FALSE, "Target.createTarget", json_pack ("{s:s}", "url", "about:blank"));
+  attached = cdp (browser, FALSE, "Target.attachToTarget",
+                  json_pack ("{s:O, s:b}", "targetId", json_object_get (target, "targetId"), "flatten", TRUE));
+  browser->session = g_strdup (json_string_value (json_object_get (attached, "sessionId")));
+  metrics = cdp (browser, TRUE, "Emulation.setDeviceMetricsOverride",
+                 json_pack ("{s:i, s:i, s:i, s:b}", "width", 1280, "height", 900, "deviceScaleFactor", 1, "mobile",
+                            FALSE));
+  json_decref (cdp (browser, TRUE, "Page.navigate", json_pack ("{s:s}", "url", dash->url)));
+
+  /* Loaded, stream open, first snapshot rendered. */
+  seen = wait_for_page (browser, "3 completed jobs on a live stream", shows_completed, "3");
+  json_decref (seen);
+  g_free (page_eval (browser, "String(window.evbusTestMarker = 42)"));
+  seen = page_state (browser);
+  updates_before = json_number_value (json_object_get (seen, "updates"));
+  json_decref (seen);
+
+  /* The pipeline runs while the page is open: a job held in its handler
+   * shows in flight. */
+  gate_set (FALSE);
+  dash_emit (dash, "order.slow", "{\"block\": true}");
+  seen = wait_for_page (browser, "the held job executing", shows_executing_job, "work.run executing");
+  json_decref (seen);
+
+  /* 20 more jobs complete and one fails; the page follows without reload. */
+  for (guint i = 0; i < 19; i++)
+    {
+      dash_emit (dash, "order.placed", NULL);
+      dash_emit (dash, "audit.logged", NULL);
+    }
+  dash_emit (dash, "order.charge", "{\"fail\": \"" FAILURE_MESSAGE "\"}");
+  seen = wait_for_page (browser, "22 completed jobs, 1 failed and its message", shows_progress_and_failure,
+                        FAILURE_MESSAGE);
+  /* It came over the event stream, not only from periodic snapshots. */
+  assert_true (json_number_value (json_object_get (seen, "updates")) > updates_before);
+  assert_int_equal (json_integer_value (json_object_get (seen, "marker")), 42); /* never reloaded */
+  json_decref (seen);
+  save_screenshot (browser, "dashboard.png");
+
+  gate_set (TRUE);
+  seen = wait_for_page (browser, "the held job completed", shows_completed, "23");
+  assert_int_equal (json_array_size (json_object_get (seen, "jobs")), 0);
+  json_decref (seen);
+
+  /* The bus goes away: the page says it is disconnected. */
+  evb_harness_shutdown (dash->harness, -1);
+  seen = wait_for_page (browser, "the disconnected banner", shows_disconnected, NULL);
+  json_decref (seen);
+  save_screenshot (browser, "dashboard-disconnected.png");
+
+  browser_stop (browser);
+  dash_stop (dash);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_page_live_in_chromium),
+  };
+
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
