@@ -18,13 +18,15 @@ $(BUILD)/build.ninja:
 
 # The stock plugins are found in the build tree, as installed ones would be
 # in the plugin folder.
-DEMO_PLUGIN_PATH = $(CURDIR)/$(BUILD)/plugins/replay:$(CURDIR)/$(BUILD)/plugins/sqlite-store:$(CURDIR)/$(BUILD)/plugins/console
+DEMO_PLUGIN_PATH = $(subst $(eval) ,:,$(foreach p,replay sqlite-store console dashboard,$(CURDIR)/$(BUILD)/plugins/$(p)))
+# DEMO_ARGS=--exit-when-idle ends the demo when the script is done.
+DEMO_ARGS ?=
 
 demo: all
-	@echo "== evbus demo: a search window (replay), a database (sqlite-store, async) and a result view"
-	@echo "== (console) talking only through the bus.  It ends by itself when the script is done;"
-	@echo "== Ctrl-C stops it earlier."
-	EVBUS_PLUGIN_PATH=$(DEMO_PLUGIN_PATH) $(BUILD)/host/evbus run config/demo.json --exit-when-idle
+	@echo "== evbus demo: a search window (replay), a database (sqlite-store, async jobs) and a result"
+	@echo "== view (console) talking only through the bus; the dashboard shows the jobs live."
+	@echo "== When the script is done the host keeps serving the dashboard: press Ctrl-C to stop."
+	EVBUS_PLUGIN_PATH=$(DEMO_PLUGIN_PATH) $(BUILD)/host/evbus run config/demo.json $(DEMO_ARGS)
 
 test: all
 	meson test -C $(BUILD) $(MESON_TEST_ARGS)
