@@ -8,6 +8,7 @@
 #include "filter.h"
 #include "histogram.h"
 #include "inbox.h"
+#include "route-cache.h"
 #include "route-table.h"
 
 G_BEGIN_DECLS
@@ -41,11 +42,12 @@ typedef struct {
   guint waiting;     /* async jobs not started yet */
   guint executing;   /* async jobs running */
   EvbHistogram queue_wait; /* async: submit -> start */
-  EvbHistogram run_time;   /* async: every job; sync: one call in EVB_SYNC_TIMING_SAMPLE */
+  EvbHistogram run_time;   /* async: every job; sync: the first call, then one in EVB_SYNC_TIMING_SAMPLE */
 } EvbRouteStats;
 
-/* Sync calls are timed one in this many so the common path reads no clock. */
-#define EVB_SYNC_TIMING_SAMPLE 16
+/* Sync calls are timed one in this many (a power of two; the first call of a
+ * route always) so the common path reads no clock. */
+#define EVB_SYNC_TIMING_SAMPLE 128
 
 struct _EvbRoute {
   gint ref_count; /* atomic */
@@ -74,6 +76,7 @@ struct _EvbRoute {
   GQueue held;     /* jobs waiting for a max_concurrency slot */
   guint sync_calls;
   EvbRouteStats stats;
+  json_t *report_fields; /* {"route", "handler", "plugin"} of its reports, built once (report.c) */
 };
 
 EvbRoute *evb_route_ref (EvbRoute *route);
@@ -129,6 +132,7 @@ struct _EvbJob {
   EvbDispatch *dispatch; /* NULL once detached (timed out, or level gone) */
   GObject *owner;        /* strong while in flight, released on the main thread */
   GList bus_link;        /* in bus->live_jobs */
+  GList pool_link;       /* in bus->ready_jobs while handed over and not yet taken */
   gboolean in_held_queue;
   gboolean on_pool;      /* handed to the pool: counts in route->running */
 
@@ -183,8 +187,14 @@ struct _EvbBus {
   GThread *main_thread;
   EvbInbox *inbox;       /* events */
   EvbInbox *completions; /* job started / finished notices (tagged pointers) */
-  GThreadPool *pool;
+  GThreadPool *pool;     /* runs up to `workers` drainers of ready_jobs (job.c) */
+  GMutex jobs_lock;      /* guards ready_jobs and drainers */
+  GQueue ready_jobs;     /* EvbJob via pool_link: handed to the pool, not yet taken */
+  guint drainers;        /* pool tasks taking from ready_jobs */
+  GSource *pool_kick;    /* starts drainers once per main-loop pass (job.c) */
+  gboolean kick_pending; /* main thread: jobs were queued since the last kick */
   EvbRouteTable *table;
+  EvbRouteCache *route_cache; /* main thread's front for table lookups */
 
   GMutex routes_lock;    /* guards routes and next ids */
   GHashTable *routes;    /* id -> EvbRoute (strong) */
@@ -210,6 +220,7 @@ struct _EvbBus {
   GQueue live_jobs;         /* EvbJob: created and not yet finished */
   guint suspended;          /* dispatches waiting for a level's jobs */
   gint plugin_holds;        /* atomic: sum of plugin holds */
+  gint rejected_oversize;   /* atomic: plugin emits over max_event_bytes (any thread) */
 };
 
 /* dispatch.c */
@@ -224,6 +235,8 @@ void evb_job_free_tagged (gpointer tagged_job);
 void evb_job_cancel (EvbJob *job);
 void evb_route_cancel_jobs (EvbBus *bus, EvbRoute *route);
 void evb_job_worker (gpointer job, gpointer user_data); /* GThreadPool func */
+GSource *evb_job_kick_source_new (EvbBus *bus);
+void evb_job_kick_pool (EvbBus *bus);
 void evb_bus_cancel_all_jobs (EvbBus *bus);
 
 /* report.c */

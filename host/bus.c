@@ -5,7 +5,17 @@
 
 #include "plugin-loader.h"
 
-G_DEFINE_QUARK (evb-bus-error-quark, evb_bus_error)
+/* Not G_DEFINE_QUARK: its plain static is a data race when the first errors
+ * of the process come from several emitting threads at once (TSan). */
+GQuark
+evb_bus_error_quark (void)
+{
+  static gsize quark = 0;
+
+  if (g_once_init_enter (&quark))
+    g_once_init_leave (&quark, g_quark_from_static_string ("evb-bus-error-quark"));
+  return (GQuark) quark;
+}
 
 struct _EvbBusLink {
   gint ref_count;
@@ -64,6 +74,7 @@ evb_bus_settings_init (EvbBusSettings *settings)
   settings->slice_events = 256;
   settings->emit_unhandled = FALSE;
   settings->status_events = TRUE;
+  settings->max_event_bytes = 1024 * 1024;
 }
 
 const char *
@@ -110,6 +121,15 @@ event_free (gpointer item)
   evb_event_unref (item);
 }
 
+/* Status and failure events report on work the inbox already admitted;
+ * losing one to overflow would break "each failure, one failure event" and
+ * the jobs' state machines, so they pass a full inbox. */
+static gboolean
+is_host_report (gpointer item)
+{
+  return (((EvbEvent *) item)->flags & EVB_EVENT_FLAGS_META) != 0;
+}
+
 EvbBus *
 evb_bus_new (const EvbBusSettings *settings, GMainContext *context)
 {
@@ -134,11 +154,17 @@ evb_bus_new (const EvbBusSettings *settings, GMainContext *context)
 
   bus->inbox = evb_inbox_new (bus->context, "evbus inbox", bus->settings.inbox_limit, bus->settings.overflow,
                               bus->settings.slice_events, dispatch_from_inbox, event_free, bus);
+  evb_inbox_set_keep_func (bus->inbox, is_host_report);
   /* Completions are never refused: a finished job must always get home. */
   bus->completions = evb_inbox_new (bus->context, "evbus completions", 0, EVB_OVERFLOW_BLOCK, 1024,
                                     evb_job_completion, evb_job_free_tagged, bus);
   bus->pool = g_thread_pool_new (evb_job_worker, bus, (gint) bus->settings.workers, FALSE, NULL);
+  g_mutex_init (&bus->jobs_lock);
+  g_queue_init (&bus->ready_jobs);
+  bus->pool_kick = evb_job_kick_source_new (bus);
+  g_source_attach (bus->pool_kick, bus->context);
   bus->table = evb_route_table_new ((GBoxedCopyFunc) evb_route_ref, (GDestroyNotify) evb_route_unref);
+  bus->route_cache = evb_route_cache_new (bus->table);
   g_mutex_init (&bus->routes_lock);
   bus->routes = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) evb_route_unref);
   bus->plugins = g_ptr_array_new_with_free_func ((GDestroyNotify) evb_plugin_instance_unref);
@@ -291,12 +317,9 @@ evb_bus_shutdown (EvbBus *bus, gint grace_ms)
       deadline = g_get_monotonic_time () + MAX (grace_us, 100 * 1000);
       iterate_until (bus, is_drained, deadline);
       /* Only handlers that never returned make the bus "stuck"; a source
-       * that keeps the inbox busy does not. */
-      if (bus->live_jobs.length > 0)
-        {
-          stuck = TRUE;
-          log_stuck_jobs (bus);
-        }
+       * that keeps the inbox busy does not, nor do the notices of cancelled
+       * jobs still on their way home: step 4 tells them apart. */
+      stuck = bus->live_jobs.length > 0;
     }
   bus->state = EVB_BUS_CANCELLING;
   evb_inbox_stop_blocking (bus->inbox);
@@ -310,9 +333,17 @@ evb_bus_shutdown (EvbBus *bus, gint grace_ms)
         iterate_until (bus, is_drained, g_get_monotonic_time () + MAX (grace_us, 100 * 1000));
     }
 
-  /* 4. Nothing more comes in.  Whatever is left was never dispatched and is
-   *    counted as dropped by the inbox's own accounting below. */
+  /* 4. Nothing more comes in: producers still blocked are refused.  Closed,
+   *    the inbox only shrinks, so it is drained to the end, however long:
+   *    what is queued is dispatched (its jobs cancelled at birth), cancelled
+   *    jobs' notices come home (their status reports are still admitted),
+   *    and the summary accounts for every event and job.  A job still live
+   *    after one more grace period never returned from its handler. */
   evb_inbox_close (bus->inbox);
+  while (evb_inbox_depth (bus->inbox) > 0)
+    g_main_context_iteration (bus->context, FALSE);
+  if (!iterate_until (bus, is_drained, g_get_monotonic_time () + MAX (grace_us, 100 * 1000)))
+    log_stuck_jobs (bus);
   bus->state = EVB_BUS_STOPPED;
 }
 
@@ -348,17 +379,27 @@ evb_bus_free (EvbBus *bus)
   g_mutex_lock (&bus->routes_lock);
   g_hash_table_remove_all (bus->routes);
   g_mutex_unlock (&bus->routes_lock);
+  g_clear_pointer (&bus->route_cache, evb_route_cache_free);
   evb_route_table_free (bus->table);
   bus->table = NULL;
 
   if (!stuck)
     {
+      evb_job_kick_pool (bus); /* nothing may stay in ready_jobs unclaimed */
       g_thread_pool_free (bus->pool, FALSE, TRUE);
+      /* The drainers are done; taking their lock once orders their last
+       * writes before the frees below for ThreadSanitizer, which cannot see
+       * the wait inside g_thread_pool_free (). */
+      g_mutex_lock (&bus->jobs_lock);
+      g_mutex_unlock (&bus->jobs_lock);
+      g_mutex_clear (&bus->jobs_lock);
       evb_inbox_free (bus->completions);
     }
   /* else: a worker still runs a handler; the pool, the completion inbox and
    * the job are leaked on purpose rather than freed under it. */
   evb_inbox_free (bus->inbox);
+  g_source_destroy (bus->pool_kick);
+  g_source_unref (bus->pool_kick);
   g_ptr_array_unref (bus->plugins);
   g_hash_table_unref (bus->routes);
   g_mutex_clear (&bus->routes_lock);
@@ -387,6 +428,7 @@ evb_bus_get_totals (EvbBus *bus, EvbBusTotals *totals)
   totals->inbox_depth = inbox.depth;
   totals->inbox_peak = inbox.peak;
   totals->jobs_in_flight = bus->live_jobs.length;
+  totals->rejected_oversize = (guint) g_atomic_int_get (&bus->rejected_oversize);
 }
 
 char *
@@ -457,12 +499,13 @@ evb_bus_stats (EvbBus *bus)
 
   evb_inbox_get_stats (bus->inbox, &inbox);
   evb_bus_get_totals (bus, &totals);
-  return json_pack ("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:s, s:i, s:i},"
-                    " s:o}",
+  return json_pack ("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:s, s:i,"
+                    " s:i}, s:o}",
                     "bus",
                     "emitted", (json_int_t) totals.emitted,
                     "dispatched", (json_int_t) totals.dispatched,
                     "dropped", (json_int_t) totals.dropped,
+                    "rejected_oversize", (json_int_t) totals.rejected_oversize,
                     "overcommitted", (json_int_t) totals.overcommitted,
                     "unhandled", (json_int_t) totals.unhandled,
                     "wakeups", (json_int_t) inbox.wakeups,

@@ -28,6 +28,8 @@ typedef struct {
   guint slice_events;       /* events dispatched per main-loop slice; default 256 */
   gboolean emit_unhandled;  /* re-emit unrouted events as evbus.unhandled */
   gboolean status_events;   /* emit evbus.status.* (when someone listens); default TRUE */
+  guint max_event_bytes;    /* plugins may not emit data larger than this, measured as
+                             * json-size.h says; 0: no limit; default 1 MiB */
 } EvbBusSettings;
 
 void evb_bus_settings_init (EvbBusSettings *settings);
@@ -129,11 +131,12 @@ typedef struct {
   guint64 jobs_completed;
   guint64 jobs_failed;
   guint64 jobs_cancelled;
-  guint64 failures;     /* failure events produced */
+  guint64 failures;     /* handler failures reported (the event is built only if someone listens) */
   guint64 failures_suppressed; /* failures of failure handlers: logged, not re-emitted */
   guint inbox_depth;
   guint inbox_peak;
   guint jobs_in_flight; /* queued or running */
+  guint64 rejected_oversize; /* plugin emits refused for host.max_event_bytes */
 } EvbBusTotals;
 
 void evb_bus_get_totals (EvbBus *bus, EvbBusTotals *totals);

@@ -4,6 +4,7 @@
 
 #include "cli-pipeline.h"
 #include "cli.h"
+#include "trust.h"
 
 static const char *
 plural (guint n, const char *one, const char *many)
@@ -19,6 +20,12 @@ evb_cli_check (int argc, char **argv)
   g_autoptr (EvbConfig) config = NULL;
   g_autofree char *lookup = evb_cli_plugin_lookup_help ("the config file's folder");
   GOptionContext *context = g_option_context_new ("CONFIG");
+  gboolean allow_insecure = FALSE;
+  const GOptionEntry entries[] = {
+    { "allow-insecure", 0, 0, G_OPTION_ARG_NONE, &allow_insecure,
+      "Load config and plugin files even when others could have changed them", NULL },
+    G_OPTION_ENTRY_NULL,
+  };
   const char *file;
   gboolean ok;
   EvbBus *bus;
@@ -33,11 +40,13 @@ evb_cli_check (int argc, char **argv)
                                 "problem, one per line as FILE:LINE:COLUMN: JSON_PATH: message, on stderr\n"
                                 "and exits 2.");
   g_option_context_set_description (context, lookup);
+  g_option_context_add_main_entries (context, entries, NULL);
   file = evb_cli_parse_one_argument (context, "check", "CONFIG", &argc, &argv);
   if (file == NULL)
     return EVB_EXIT_USAGE;
+  evb_trust_set_enforced (!allow_insecure);
 
-  config = evb_config_load (file, errors);
+  config = evb_pipeline_load_config (file, errors);
   if (config == NULL)
     {
       evb_cli_print_errors (errors);

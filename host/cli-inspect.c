@@ -7,6 +7,7 @@
 #include "cli-pipeline.h"
 #include "cli.h"
 #include "plugin-loader.h"
+#include "trust.h"
 
 static guint
 name_width (const EvbPluginDescriptor *descriptor)
@@ -98,8 +99,11 @@ evb_cli_inspect (int argc, char **argv)
   GOptionContext *context = g_option_context_new ("PLUGIN");
   const EvbPluginDescriptor *descriptor;
   gboolean as_json = FALSE;
+  gboolean allow_insecure = FALSE;
   const GOptionEntry entries[] = {
     { "json", 0, 0, G_OPTION_ARG_NONE, &as_json, "Print the description as one JSON object", NULL },
+    { "allow-insecure", 0, 0, G_OPTION_ARG_NONE, &allow_insecure,
+      "Load the plugin file even when others could have changed it", NULL },
     G_OPTION_ENTRY_NULL,
   };
   gpointer module;
@@ -117,9 +121,12 @@ evb_cli_inspect (int argc, char **argv)
   name = evb_cli_parse_one_argument (context, "inspect", "PLUGIN", &argc, &argv);
   if (name == NULL)
     return EVB_EXIT_USAGE;
+  evb_trust_set_enforced (!allow_insecure);
 
+  /* Opening a plugin runs its constructors: the same trust as for run. */
   file = evb_plugin_find (name, NULL, &error);
-  descriptor = file != NULL ? evb_plugin_module_open (file, &module, &error) : NULL;
+  descriptor = file != NULL && evb_trust_check (file, &error) ? evb_plugin_module_open (file, &module, &error)
+                                                              : NULL;
   if (descriptor == NULL)
     {
       fprintf (stderr, "evbus inspect: %s\n", error->message);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "plugin-loader.h"
+#include "trust.h"
 
 G_DEFINE_QUARK (evb-cli-error-quark, evb_cli_error)
 
@@ -125,7 +126,7 @@ load_plugin (EvbBus *bus, EvbConfig *config, EvbConfigPlugin *plugin, GPtrArray 
   gboolean loaded = FALSE;
 
   file = evb_plugin_find (plugin->path, config->base_dir, &error);
-  if (file == NULL)
+  if (file == NULL || !evb_trust_check (file, &error))
     {
       add_error_line (errors, config, path_key, error->message);
       return FALSE;
@@ -189,6 +190,19 @@ add_route (EvbBus *bus, EvbConfig *config, EvbConfigRoute *route, GArray *route_
   if (route_ids != NULL)
     g_array_append_val (route_ids, id);
   return TRUE;
+}
+
+EvbConfig *
+evb_pipeline_load_config (const char *file, GPtrArray *errors)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!evb_trust_check (file, &error))
+    {
+      g_ptr_array_add (errors, g_strdup (error->message));
+      return NULL;
+    }
+  return evb_config_load (file, errors);
 }
 
 gboolean

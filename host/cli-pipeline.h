@@ -4,7 +4,7 @@
  *
  * Every problem becomes one line in the config loader's format
  * (evb_config_error_line), pointing at the value at fault:
- *   plugins[i].path          file not found, not loadable, no descriptor, ABI
+ *   plugins[i].path          file not found, untrusted (trust.h), not loadable, no descriptor, ABI
  *   plugins[i].config.KEY    unknown option, wrong type, required option missing
  *   plugins[i]               init failed
  *   routes[i].handler        the plugin has no such handler
@@ -38,6 +38,10 @@ char **evb_plugin_search_dirs (const char *base_dir);
  * as "evbus-NAME.so".  The first regular file wins.  Returns a new path,
  * or NULL with EVB_CLI_ERROR_PLUGIN_NOT_FOUND naming every place tried. */
 char *evb_plugin_find (const char *path, const char *base_dir, GError **error);
+
+/* evb_config_load() of @file, after checking that nobody else could have
+ * written it (trust.h); an untrusted file gives one line in @errors. */
+EvbConfig *evb_pipeline_load_config (const char *file, GPtrArray *errors);
 
 /* Loads @config's plugins into @bus in file order, then adds its routes,
  * appending one error line (char *) to @errors per problem.  With

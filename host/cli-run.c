@@ -8,6 +8,7 @@
 
 #include "cli-pipeline.h"
 #include "cli.h"
+#include "trust.h"
 
 /* How often --exit-when-idle looks at the bus.  A timeout rather than an
  * idle source: an idle source would spin the CPU while a job runs. */
@@ -92,10 +93,13 @@ evb_cli_run (int argc, char **argv)
   g_autofree char *summary = NULL;
   gboolean exit_when_idle = FALSE;
   gboolean verbose = FALSE;
+  gboolean allow_insecure = FALSE;
   const GOptionEntry entries[] = {
     { "exit-when-idle", 0, 0, G_OPTION_ARG_NONE, &exit_when_idle,
       "Stop once the inbox is empty, no job is in flight and no plugin source is active", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print debug messages of the host and its plugins", NULL },
+    { "allow-insecure", 0, 0, G_OPTION_ARG_NONE, &allow_insecure,
+      "Load config and plugin files even when others could have changed them", NULL },
     G_OPTION_ENTRY_NULL,
   };
   GOptionContext *context = g_option_context_new ("CONFIG");
@@ -125,8 +129,9 @@ evb_cli_run (int argc, char **argv)
     return EVB_EXIT_USAGE;
   if (verbose)
     enable_debug_messages ();
+  evb_trust_set_enforced (!allow_insecure);
 
-  config = evb_config_load (file, errors);
+  config = evb_pipeline_load_config (file, errors);
   if (config == NULL)
     {
       evb_cli_print_errors (errors);

@@ -17,12 +17,25 @@
  * APIs taking gint (evb_bus_shutdown's grace_ms, for one). */
 #define CONFIG_MAX_COUNT ((gint64) G_MAXINT)
 
+/* Worker threads at most: far beyond any machine's cores, and low enough
+ * that a typo (1000000) is an error rather than a million threads. */
+#define CONFIG_MAX_WORKERS 1024
+
+/* User text quoted in a message keeps this many bytes at most, so that an
+ * absurd value (a 10 MB name) still gives a short line. */
+#define QUOTE_MAX_BYTES 64
+
+/* An error line longer than this (a path through a huge key, a message
+ * quoting a huge pattern) keeps its start and its end, each half of it. */
+#define ERROR_LINE_MAX_BYTES 2048
+
 /* A reserved type prefix: on_failure may not impersonate host events. */
 #define RESERVED_TYPE_PREFIX "evbus."
 
 static const char *const top_keys[] = { "$schema", "host", "plugins", "routes", NULL };
 static const char *const host_keys[] = {
-  "workers", "inbox_limit", "overflow", "grace_ms", "slice_events", "emit_unhandled", "status_events", NULL,
+  "workers", "inbox_limit", "overflow", "grace_ms", "slice_events", "emit_unhandled", "status_events",
+  "max_event_bytes", NULL,
 };
 static const char *const plugin_keys[] = { "name", "path", "config", NULL };
 static const char *const route_keys[] = {
@@ -73,10 +86,13 @@ config_problem_compare (gconstpointer a, gconstpointer b)
 }
 
 /* Escapes control characters, so that a key or value holding a newline
- * (paths and messages quote user text) still gives one line per error. */
+ * (paths and messages quote user text) still gives one line per error.
+ * Also replaces invalid UTF-8 by U+FFFD: jansson's "near '...'" may cut a
+ * multi-byte character in two (found by tests/fuzz/fuzz-config). */
 static char *
-single_line (const char *text)
+single_line (const char *raw)
 {
+  g_autofree char *text = g_utf8_make_valid (raw, -1);
   g_autoptr (GString) out = g_string_sized_new (strlen (text));
 
   for (const char *p = text; *p; p++)
@@ -93,6 +109,21 @@ single_line (const char *text)
         g_string_append_printf (out, "\\u%04x", c);
       else
         g_string_append_c (out, (char) c);
+    }
+  if (out->len > ERROR_LINE_MAX_BYTES)
+    {
+      gsize head = ERROR_LINE_MAX_BYTES / 2;
+      gsize tail = out->len - ERROR_LINE_MAX_BYTES / 2;
+      g_autofree char *cut = NULL;
+
+      /* Cut at character boundaries. */
+      while (head > 0 && ((guchar) out->str[head] & 0xC0) == 0x80)
+        head--;
+      while (tail < out->len && ((guchar) out->str[tail] & 0xC0) == 0x80)
+        tail++;
+      cut = g_strdup_printf (" [... %" G_GSIZE_FORMAT " bytes ...] ", tail - head);
+      g_string_erase (out, head, tail - head);
+      g_string_insert (out, head, cut);
     }
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
@@ -193,18 +224,33 @@ json_kind (json_t *value)
 }
 
 /* @text as a JSON string literal, so that quotes and control characters
- * in user text cannot break the one-line message. */
+ * in user text cannot break the one-line message.  Past QUOTE_MAX_BYTES
+ * it is cut (at a character boundary) and its length given instead:
+ * "aaaa..." (10485760 bytes). */
 static char *
 quote (const char *text)
 {
-  json_t *string = json_string (text);
-  char *quoted = string ? json_dumps (string, JSON_ENCODE_ANY) : NULL;
+  gsize length = strlen (text);
+  gsize kept = MIN (length, QUOTE_MAX_BYTES);
+  json_t *string;
+  char *quoted;
   char *result;
 
+  while (kept < length && ((guchar) text[kept] & 0xC0) == 0x80)
+    kept--;
+  string = json_stringn (text, kept);
+  quoted = string ? json_dumps (string, JSON_ENCODE_ANY) : NULL;
   json_decref (string);
   if (quoted == NULL)
     return g_strdup ("\"?\"");
-  result = g_strdup (quoted);
+  if (kept < length)
+    {
+      /* Drop the closing quote and say what was left out. */
+      quoted[strlen (quoted) - 1] = '\0';
+      result = g_strdup_printf ("%s...\" (%" G_GSIZE_FORMAT " bytes)", quoted, length);
+    }
+  else
+    result = g_strdup (quoted);
   free (quoted);
   return result;
 }
@@ -431,7 +477,11 @@ load_host (ConfigLoader *loader, json_t *host)
       g_autofree char *path = join_path ("host", key);
 
       if (g_str_equal (key, "workers"))
-        read_count (loader, value, path, 0, &settings->workers);
+        {
+          if (read_count (loader, value, path, 0, &settings->workers) && settings->workers > CONFIG_MAX_WORKERS)
+            report_value (loader, path, "expected at most %d worker threads, got %u", CONFIG_MAX_WORKERS,
+                          settings->workers);
+        }
       else if (g_str_equal (key, "inbox_limit"))
         read_count (loader, value, path, 1, &settings->inbox_limit);
       else if (g_str_equal (key, "overflow"))
@@ -444,6 +494,8 @@ load_host (ConfigLoader *loader, json_t *host)
         read_bool (loader, value, path, &settings->emit_unhandled);
       else if (g_str_equal (key, "status_events"))
         read_bool (loader, value, path, &settings->status_events);
+      else if (g_str_equal (key, "max_event_bytes"))
+        read_count (loader, value, path, 0, &settings->max_event_bytes);
     }
 }
 

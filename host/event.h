@@ -18,6 +18,12 @@ gboolean evb_event_type_validate (const char *type, GError **error);
  * object; NULL means {}).  @type must be valid.  Any thread. */
 EvbEvent *evb_event_new (const char *type, const char *source, json_t *data, guint32 flags);
 
+/* A hash of the @length bytes of @type, for lookups keyed by type.  Any thread. */
+guint evb_type_hash (const char *type, gsize length);
+
+/* evb_type_hash () of @event's type, computed once when it was made. */
+guint evb_event_type_hash (const EvbEvent *event);
+
 EvbEvent *evb_event_ref (const EvbEvent *event);
 void evb_event_unref (EvbEvent *event);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvbEvent, evb_event_unref)

@@ -675,6 +675,11 @@ compile_condition (CompileContext *context, json_t *spec, const char *path)
   return g_steal_pointer (&node);
 }
 
+/* A field name is a dotted path into event data; anything longer is a
+ * mistake, and error paths below it repeat it once per node (a 1 MB name
+ * over a 100,000-element "any" took half a minute to compile). */
+#define FIELD_NAME_MAX_BYTES 1024
+
 /* "field": condition, with @path the member's path. */
 static FilterNode *
 compile_field (CompileContext *context, const char *field, json_t *condition, const char *path)
@@ -684,6 +689,13 @@ compile_field (CompileContext *context, const char *field, json_t *condition, co
   if (*field == '\0')
     {
       compile_fail (context, path, EVB_FILTER_ERROR_INVALID, "empty field name");
+      return NULL;
+    }
+  if (strlen (field) > FIELD_NAME_MAX_BYTES)
+    {
+      compile_fail (context, path, EVB_FILTER_ERROR_INVALID,
+                    "field name too long (%" G_GSIZE_FORMAT " bytes, at most %d)", strlen (field),
+                    FIELD_NAME_MAX_BYTES);
       return NULL;
     }
 

@@ -121,6 +121,8 @@ evb_harness_new_with_settings (const char *settings_json, GError **error)
           ok = read_bool (value, key, &settings.emit_unhandled, error);
         else if (strcmp (key, "status_events") == 0)
           ok = read_bool (value, key, &settings.status_events, error);
+        else if (strcmp (key, "max_event_bytes") == 0)
+          ok = read_uint (value, key, &settings.max_event_bytes, error);
         else if (strcmp (key, "overflow") == 0)
           {
             ok = evb_overflow_policy_from_string (json_string_value (value), &settings.overflow);

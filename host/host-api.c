@@ -1,6 +1,7 @@
 /* The function table plugins reach the host through (sdk/evbus/plugin.h). */
 #include "bus-private.h"
 
+#include "json-size.h"
 #include "plugin-loader.h"
 
 static EvbPluginInstance *
@@ -13,6 +14,7 @@ static gboolean
 api_emit (EvbPlugin *plugin, const char *type, json_t *data, GError **error)
 {
   EvbPluginInstance *instance = instance_of (plugin);
+  guint limit;
 
   if (!evb_event_type_validate (type, error))
     goto refuse;
@@ -26,6 +28,18 @@ api_emit (EvbPlugin *plugin, const char *type, json_t *data, GError **error)
     {
       g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_DATA,
                    "plugin \"%s\": data of \"%s\" must be a JSON object", instance->name, type);
+      goto refuse;
+    }
+  /* Sources read the outside world (files, sockets): one huge event would
+   * otherwise travel the whole pipeline.  The walk stops just past the
+   * limit, so an oversized event costs at most the limit to measure. */
+  limit = instance->bus->settings.max_event_bytes;
+  if (limit > 0 && evb_json_size_bounded (data, limit) > limit)
+    {
+      g_atomic_int_inc (&instance->bus->rejected_oversize);
+      g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_DATA,
+                   "plugin \"%s\": event \"%s\" refused: its data is over %u bytes as JSON "
+                   "(host.max_event_bytes)", instance->name, type, limit);
       goto refuse;
     }
   return evb_bus_emit_event (instance->bus, evb_event_new (type, instance->name, data, 0), error);

@@ -12,7 +12,9 @@ struct _EvbInbox {
   guint capacity; /* power of two */
   guint head;
   guint count;
-  gint visible_count; /* count, readable without the lock by prepare/check */
+  /* Items queued or taken but not dispatched yet: readable without the lock
+   * by prepare/check, and what "drained" means. */
+  gint visible_count;
   guint waiting_producers;
   gboolean closed;
   gboolean never_block; /* shutdown: producers are admitted, never parked */
@@ -23,10 +25,20 @@ struct _EvbInbox {
   guint slice_items;
   EvbInboxDispatchFunc dispatch;
   GDestroyNotify item_free;
+  EvbInboxKeepFunc keep; /* items never refused or dropped for want of room */
   gpointer user_data;
 
   GMainContext *context;
   GSource *source;
+
+  /* The slice being dispatched; the consumer's thread only.  In the inbox,
+   * not on the stack: a handler may drain re-entrantly (shutdown from inside
+   * a handler iterates the context), and the nested drain must go on with
+   * this slice's items before newer ones, or order breaks and the rest of
+   * the slice runs only after shutdown. */
+  gpointer *batch;
+  guint batch_next;
+  guint batch_len;
 
   guint peak;
   guint64 pushed;
@@ -88,9 +100,14 @@ evb_inbox_new (GMainContext *context, const char *name, guint limit, EvbOverflow
   inbox->consumer = g_thread_self ();
   inbox->context = context != NULL ? g_main_context_ref (context) : g_main_context_ref (g_main_context_default ());
 
+  inbox->batch = g_new (gpointer, inbox->slice_items);
+
   inbox->source = g_source_new (&inbox_source_funcs, sizeof (InboxSource));
   ((InboxSource *) inbox->source)->inbox = inbox;
   g_source_set_static_name (inbox->source, name);
+  /* GLib would not dispatch the source from a nested iteration otherwise,
+   * and a shutdown begun in a handler could never drain. */
+  g_source_set_can_recurse (inbox->source, TRUE);
   g_source_attach (inbox->source, inbox->context);
   return inbox;
 }
@@ -103,6 +120,13 @@ evb_inbox_free (EvbInbox *inbox)
   evb_inbox_close (inbox);
   g_source_destroy (inbox->source);
   g_source_unref (inbox->source);
+  while (inbox->batch_next < inbox->batch_len)
+    {
+      gpointer item = inbox->batch[inbox->batch_next++];
+
+      if (inbox->item_free != NULL)
+        inbox->item_free (item);
+    }
   while (inbox->count > 0)
     {
       gpointer item = inbox->ring[inbox->head];
@@ -113,6 +137,7 @@ evb_inbox_free (EvbInbox *inbox)
         inbox->item_free (item);
     }
   g_main_context_unref (inbox->context);
+  g_free (inbox->batch);
   g_free (inbox->ring);
   g_cond_clear (&inbox->room);
   g_mutex_clear (&inbox->lock);
@@ -143,6 +168,37 @@ ring_pop_locked (EvbInbox *inbox)
   return item;
 }
 
+/* Removes and returns the oldest item the keep func lets go, or NULL when
+ * every queued item must be kept.  The kept items before it move up one
+ * slot, in order. */
+static gpointer
+ring_take_droppable_locked (EvbInbox *inbox)
+{
+  guint mask = inbox->capacity - 1;
+
+  for (guint i = 0; i < inbox->count; i++)
+    {
+      gpointer item = inbox->ring[(inbox->head + i) & mask];
+
+      if (inbox->keep != NULL && inbox->keep (item))
+        continue;
+      for (; i > 0; i--)
+        inbox->ring[(inbox->head + i) & mask] = inbox->ring[(inbox->head + i - 1) & mask];
+      inbox->head = (inbox->head + 1) & mask;
+      inbox->count--;
+      return item;
+    }
+  return NULL;
+}
+
+void
+evb_inbox_set_keep_func (EvbInbox *inbox, EvbInboxKeepFunc keep)
+{
+  g_mutex_lock (&inbox->lock);
+  inbox->keep = keep;
+  g_mutex_unlock (&inbox->lock);
+}
+
 gboolean
 evb_inbox_push (EvbInbox *inbox, gpointer item, GError **error)
 {
@@ -150,7 +206,10 @@ evb_inbox_push (EvbInbox *inbox, gpointer item, GError **error)
   gboolean was_empty;
 
   g_mutex_lock (&inbox->lock);
-  if (inbox->limit > 0 && inbox->count >= inbox->limit && !inbox->closed)
+  if (inbox->limit > 0 && inbox->count >= inbox->limit && !inbox->closed && inbox->keep != NULL
+      && inbox->keep (item))
+    inbox->overcommitted++; /* what must be kept passes a full inbox under every policy */
+  else if (inbox->limit > 0 && inbox->count >= inbox->limit && !inbox->closed)
     {
       switch (inbox->policy)
         {
@@ -162,8 +221,13 @@ evb_inbox_push (EvbInbox *inbox, gpointer item, GError **error)
                        "overflow policy", inbox->limit);
           return FALSE;
         case EVB_OVERFLOW_DROP_OLDEST:
-          dropped_item = ring_pop_locked (inbox);
-          inbox->dropped++;
+          /* Never an item that must be kept; if all of them must, this
+           * one passes the limit instead. */
+          dropped_item = ring_take_droppable_locked (inbox);
+          if (dropped_item != NULL)
+            inbox->dropped++;
+          else
+            inbox->overcommitted++;
           break;
         case EVB_OVERFLOW_BLOCK:
           if (g_thread_self () == inbox->consumer || inbox->never_block)
@@ -179,7 +243,9 @@ evb_inbox_push (EvbInbox *inbox, gpointer item, GError **error)
           break;
         }
     }
-  if (inbox->closed)
+  /* What must be kept is still admitted: the consumer reports on work it
+   * finishes while it drains a closed inbox. */
+  if (inbox->closed && !(inbox->keep != NULL && inbox->keep (item)))
     {
       g_mutex_unlock (&inbox->lock);
       if (dropped_item != NULL && inbox->item_free != NULL)
@@ -195,7 +261,8 @@ evb_inbox_push (EvbInbox *inbox, gpointer item, GError **error)
   inbox->pushed++;
   if (inbox->count > inbox->peak)
     inbox->peak = inbox->count;
-  g_atomic_int_set (&inbox->visible_count, inbox->count);
+  if (dropped_item == NULL)
+    g_atomic_int_inc (&inbox->visible_count);
   if (was_empty)
     inbox->wakeups++;
   g_mutex_unlock (&inbox->lock);
@@ -230,22 +297,32 @@ evb_inbox_stop_blocking (EvbInbox *inbox)
 guint
 evb_inbox_drain_slice (EvbInbox *inbox)
 {
-  /* On the stack, not in the inbox: a handler may drain re-entrantly
-   * (shutdown from inside a handler iterates the context). */
-  gpointer batch[EVB_INBOX_MAX_SLICE];
-  guint taken = 0;
+  guint dispatched = 0;
 
-  g_mutex_lock (&inbox->lock);
-  while (taken < inbox->slice_items && inbox->count > 0)
-    batch[taken++] = ring_pop_locked (inbox);
-  g_atomic_int_set (&inbox->visible_count, inbox->count);
-  if (inbox->waiting_producers > 0 && taken > 0)
-    g_cond_broadcast (&inbox->room);
-  g_mutex_unlock (&inbox->lock);
+  /* A drain nested in a handler first finishes the slice in progress. */
+  if (inbox->batch_next == inbox->batch_len)
+    {
+      guint taken = 0;
 
-  for (guint i = 0; i < taken; i++)
-    inbox->dispatch (batch[i], inbox->user_data);
-  return taken;
+      g_mutex_lock (&inbox->lock);
+      while (taken < inbox->slice_items && inbox->count > 0)
+        inbox->batch[taken++] = ring_pop_locked (inbox);
+      if (inbox->waiting_producers > 0 && taken > 0)
+        g_cond_broadcast (&inbox->room);
+      g_mutex_unlock (&inbox->lock);
+      inbox->batch_next = 0;
+      inbox->batch_len = taken;
+    }
+
+  while (inbox->batch_next < inbox->batch_len && dispatched < inbox->slice_items)
+    {
+      gpointer item = inbox->batch[inbox->batch_next++];
+
+      g_atomic_int_add (&inbox->visible_count, -1);
+      dispatched++;
+      inbox->dispatch (item, inbox->user_data);
+    }
+  return dispatched;
 }
 
 void

@@ -32,11 +32,12 @@ void evb_inbox_free (EvbInbox *inbox);
  * or closed) the caller keeps @item.  Under "block", a producer that is not
  * the consumer waits for room; the consumer itself is admitted past the
  * limit (counted as overcommitted) since waiting on itself would deadlock.
- * Under "drop-oldest" the oldest item is freed and counted. */
+ * Under "drop-oldest" the oldest item is freed and counted.  Items the keep
+ * func keeps are exempt from all of this (evb_inbox_set_keep_func). */
 gboolean evb_inbox_push (EvbInbox *inbox, gpointer item, GError **error);
 
-/* Makes every later push fail with EVB_BUS_ERROR_SHUT_DOWN and releases
- * blocked producers.  Any thread. */
+/* Makes every later push fail with EVB_BUS_ERROR_SHUT_DOWN (but for items
+ * the keep func keeps) and releases blocked producers.  Any thread. */
 void evb_inbox_close (EvbInbox *inbox);
 
 /* From now on "block" admits producers past the limit (counted as
@@ -49,6 +50,16 @@ guint evb_inbox_drain_slice (EvbInbox *inbox);
 
 /* The thread whose items are admitted past a full "block" inbox. */
 void evb_inbox_set_consumer (EvbInbox *inbox, GThread *thread);
+
+/* TRUE for an item that must never be refused or dropped for want of room
+ * (the bus's own status and failure reports).  Called under the inbox's
+ * lock: cheap, and never calls back into the inbox. */
+typedef gboolean (*EvbInboxKeepFunc) (gpointer item);
+
+/* Items @keep says TRUE for pass a full inbox under every policy (counted
+ * as overcommitted) and a closed one; "drop-oldest" drops the oldest item
+ * that is not one of them.  Set before the first push.  Any thread. */
+void evb_inbox_set_keep_func (EvbInbox *inbox, EvbInboxKeepFunc keep);
 
 typedef struct {
   guint depth;

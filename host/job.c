@@ -39,13 +39,12 @@ post (EvbJob *job, guintptr tag)
     g_critical ("job %" G_GUINT64_FORMAT ": completion notice lost", job->id);
 }
 
-void
-evb_job_worker (gpointer data, gpointer user_data)
+static void
+run_job (EvbJob *job)
 {
-  EvbJob *job = data;
   EvbCallPrivate call;
 
-  EVB_TSAN_ACQUIRE (job); /* handed over by g_thread_pool_push */
+  EVB_TSAN_ACQUIRE (job); /* handed over through bus->ready_jobs */
   if (g_atomic_int_get (&job->cancel_requested))
     {
       post (job, 0);
@@ -67,24 +66,125 @@ evb_job_worker (gpointer data, gpointer user_data)
   post (job, 0);
 }
 
+/* A pool task: runs ready jobs until there are none.  The pool never holds
+ * jobs itself, only up to `workers` of these: handing a job over is then a
+ * queue append under an uncontended lock, where a g_thread_pool_push per
+ * job would wake an idle worker (a futex call) for nearly every job. */
+void
+evb_job_worker (gpointer data, gpointer user_data)
+{
+  EvbBus *bus = user_data;
+
+  for (;;)
+    {
+      GList *link;
+
+      g_mutex_lock (&bus->jobs_lock);
+      link = g_queue_pop_head_link (&bus->ready_jobs);
+      if (link == NULL)
+        {
+          /* Decided under the lock hand_to_pool takes: a job queued after
+           * this sees one drainer fewer and starts another. */
+          bus->drainers--;
+          g_mutex_unlock (&bus->jobs_lock);
+          return;
+        }
+      g_mutex_unlock (&bus->jobs_lock);
+      run_job (link->data);
+    }
+}
+
+/* Starts as many drainers as there are idle workers and ready jobs.  Main
+ * thread. */
+void
+evb_job_kick_pool (EvbBus *bus)
+{
+  guint start;
+
+  bus->kick_pending = FALSE;
+  g_mutex_lock (&bus->jobs_lock);
+  start = MIN (bus->settings.workers - bus->drainers, bus->ready_jobs.length);
+  bus->drainers += start;
+  g_mutex_unlock (&bus->jobs_lock);
+
+  for (guint i = 0; i < start; i++)
+    {
+      GError *error = NULL;
+
+      /* On failure GLib keeps the task queued for when a thread can be
+       * made; the jobs wait in ready_jobs meanwhile, as in the pool. */
+      if (!g_thread_pool_push (bus->pool, bus, &error))
+        {
+          g_warning ("no worker thread yet: %s", error->message);
+          g_error_free (error);
+        }
+    }
+}
+
+/* Jobs handed over during one main-loop pass (a slice of the inbox, a batch
+ * of completions) start together when the pass ends, or sooner once a batch
+ * is this long: one wake-up of an idle worker per batch, not per job. */
+#define KICK_BATCH 64
+
+typedef struct {
+  GSource source;
+  EvbBus *bus;
+} PoolKickSource;
+
+static gboolean
+pool_kick_prepare (GSource *source, gint *timeout)
+{
+  *timeout = -1;
+  return ((PoolKickSource *) source)->bus->kick_pending;
+}
+
+static gboolean
+pool_kick_check (GSource *source)
+{
+  return ((PoolKickSource *) source)->bus->kick_pending;
+}
+
+static gboolean
+pool_kick_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  evb_job_kick_pool (((PoolKickSource *) source)->bus);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs pool_kick_funcs = {
+  .prepare = pool_kick_prepare,
+  .check = pool_kick_check,
+  .dispatch = pool_kick_dispatch,
+};
+
+GSource *
+evb_job_kick_source_new (EvbBus *bus)
+{
+  GSource *source = g_source_new (&pool_kick_funcs, sizeof (PoolKickSource));
+
+  ((PoolKickSource *) source)->bus = bus;
+  g_source_set_static_name (source, "evbus pool kick");
+  return source;
+}
+
 static void
 hand_to_pool (EvbJob *job)
 {
-  GError *error = NULL;
+  EvbBus *bus = job->bus;
+  guint ready;
 
   job->on_pool = TRUE;
   job->route->running++;
+  job->pool_link.data = job;
   EVB_TSAN_RELEASE (job);
-  if (!g_thread_pool_push (job->bus->pool, job, &error))
-    {
-      /* Only when no thread can be made at all; the job ends failed. */
-      job->ran = FALSE;
-      job->result = EVB_FAILED;
-      job->failure.domain = g_strdup ("evbus");
-      job->failure.message = g_strdup_printf ("no worker thread: %s", error->message);
-      g_error_free (error);
-      post (job, 0);
-    }
+  g_mutex_lock (&bus->jobs_lock);
+  g_queue_push_tail_link (&bus->ready_jobs, &job->pool_link);
+  ready = bus->ready_jobs.length;
+  g_mutex_unlock (&bus->jobs_lock);
+
+  bus->kick_pending = TRUE;
+  if (ready >= KICK_BATCH)
+    evb_job_kick_pool (bus);
 }
 
 void

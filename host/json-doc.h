@@ -37,10 +37,10 @@ typedef enum {
   EVB_JSON_DOC_ERROR_ENV,   /* see evb_json_expand_env_string() */
 } EvbJsonDocError;
 
-/* Reads and parses @file (any JSON value at the top; duplicate keys are an
- * error) and records the position of every value.  @file is kept as given
- * and starts every message.  Returns NULL with @error (EVB_JSON_DOC_ERROR,
- * message ready to print as one line) on failure. */
+/* Reads and parses @file (any JSON value at the top; duplicate keys and NUL
+ * bytes are errors) and records the position of every value.  @file is
+ * kept as given and starts every message.  Returns NULL with @error
+ * (EVB_JSON_DOC_ERROR, message ready to print as one line) on failure. */
 EvbJsonDoc *evb_json_doc_load (const char *file, GError **error);
 
 /* The parsed value.  Borrowed: valid until the document is freed.  The

@@ -454,6 +454,10 @@ struct _EvbRouteTable {
   /* Shared by every type that matches nothing: an empty result needs no
    * allocation of its own, and having no routes it never goes stale. */
   EvbRouteSnapshot *empty_snapshot;
+
+  /* Atomic; bumped under the lock by every add and remove, so that caches
+   * in front of the table (route-cache.h) know when to let go. */
+  gint generation;
 };
 
 static GHashTable *
@@ -547,6 +551,7 @@ evb_route_table_add (EvbRouteTable *table, const char *pattern, gpointer route, 
     node = trie_node_ensure_child (node, segments[i]);
   entries_append (is_tail ? &node->tail_entries : &node->exact_entries, &entry);
   table->n_routes++;
+  g_atomic_int_inc (&table->generation);
   stale_cache = route_cache_replace_locked (table);
   g_mutex_unlock (&table->lock);
 
@@ -578,6 +583,7 @@ evb_route_table_remove (EvbRouteTable *table, const char *pattern, gpointer rout
   if (removed)
     {
       table->n_routes--;
+      g_atomic_int_inc (&table->generation);
       stale_cache = route_cache_replace_locked (table);
     }
   g_mutex_unlock (&table->lock);
@@ -615,6 +621,12 @@ evb_route_table_lookup (EvbRouteTable *table, const char *type)
   if (stale_cache != NULL)
     g_hash_table_unref (stale_cache);
   return snapshot;
+}
+
+gint
+evb_route_table_generation (EvbRouteTable *table)
+{
+  return g_atomic_int_get (&table->generation);
 }
 
 guint

@@ -88,6 +88,10 @@ gboolean evb_route_table_remove (EvbRouteTable *table, const char *pattern, gpoi
  * @type is assumed valid (the bus validates types on emit). */
 EvbRouteSnapshot *evb_route_table_lookup (EvbRouteTable *table, const char *type);
 
+/* Changes whenever a route is added or removed (a snapshot taken when it
+ * read N is current for as long as it still reads N).  Any thread. */
+gint evb_route_table_generation (EvbRouteTable *table);
+
 /* Number of routes in the table. */
 guint evb_route_table_size (EvbRouteTable *table);
 

@@ -143,7 +143,11 @@ replay_parse_line (const char *line, gsize length, char **type, json_t **data, c
   root = json_loadb (line, length, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &parse_error);
   if (root == NULL)
     {
-      *reason = g_strdup_printf ("invalid JSON at column %d: %s", parse_error.column, parse_error.text);
+      /* jansson's "near '...'" may end inside a multi-byte character; the
+       * reason goes to logs and must stay valid UTF-8. */
+      g_autofree char *text = g_utf8_make_valid (parse_error.text, -1);
+
+      *reason = g_strdup_printf ("invalid JSON at column %d: %s", parse_error.column, text);
       return REPLAY_LINE_BAD;
     }
   if (!json_is_object (root))

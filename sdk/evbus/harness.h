@@ -35,7 +35,8 @@ EVB_HARNESS_API EvbHarness *evb_harness_new (void);
 
 /* Same with bus settings as JSON: {"workers": N, "inbox_limit": N,
  * "overflow": "block"|"reject"|"drop-oldest", "grace_ms": N,
- * "slice_events": N, "emit_unhandled": bool, "status_events": bool}.
+ * "slice_events": N, "emit_unhandled": bool, "status_events": bool,
+ * "max_event_bytes": N}.
  * NULL with @error on an unknown key or a bad value. */
 EVB_HARNESS_API EvbHarness *evb_harness_new_with_settings (const char *settings_json, GError **error);
 

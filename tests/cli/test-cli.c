@@ -542,12 +542,13 @@ test_run_bad (void **state)
 
 /* ---- plugin lookup ---- */
 
+/* Mode 0644 whatever the umask: evbus refuses group-writable configs. */
 static void
 write_file (const char *path, const char *text)
 {
   g_autoptr (GError) error = NULL;
 
-  if (!g_file_set_contents (path, text, -1, &error))
+  if (!g_file_set_contents_full (path, text, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0644, &error))
     fail_msg ("%s", error->message);
 }
 
