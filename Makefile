@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_TEST_ARGS ?= --print-errorlogs
 
-.PHONY: all deps demo test test-asan test-tsan test-template bench install clean
+.PHONY: all deps demo test test-asan test-tsan test-template bench install clean fuzz
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -44,8 +44,18 @@ test-tsan:
 	@bash .ci/install-deps
 	[ -f $(BUILD)-tsan/build.ninja ] || meson setup $(BUILD)-tsan -Db_sanitize=thread -Db_lundef=false
 	ninja -C $(BUILD)-tsan
-	TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	G_SLICE=always-malloc TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  meson test -C $(BUILD)-tsan $(MESON_TEST_ARGS) --timeout-multiplier 5
+
+# libFuzzer targets (tests/fuzz), clang only: each runs FUZZ_SECONDS on a
+# copy of its seed corpus; any crash, leak or UB fails (tests/fuzz/run).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = fuzz-config fuzz-filter fuzz-replay-line
+fuzz:
+	@bash .ci/install-deps
+	[ -f $(BUILD)-fuzz/build.ninja ] || CC=clang meson setup $(BUILD)-fuzz -Dfuzz=true
+	ninja -C $(BUILD)-fuzz $(addprefix tests/fuzz/,$(FUZZ_TARGETS))
+	tests/fuzz/run $(BUILD)-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # Builds sdk/template out of tree against a staged install, as a plugin
 # author would with `pkg-config evbus`.
