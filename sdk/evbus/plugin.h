@@ -97,10 +97,11 @@ typedef enum {
 } EvbOptionType;
 
 /* An entry of the descriptor's handler table; the table ends with a
- * zeroed entry (EVB_HANDLERS_END).  Write entries positionally
- * ({ "name", func, "doc" }) so the reserved fields stay zero: a later ABI
- * 1.N may give them meaning (the descriptor's abi_minor tells the host
- * whether to read them) without changing the table's stride. */
+ * zeroed entry (EVB_HANDLERS_END).  Write entries with EVB_HANDLER () so
+ * the reserved fields stay zero without -Wmissing-field-initializers
+ * warnings: a later ABI 1.N may give them meaning (the descriptor's
+ * abi_minor tells the host whether to read them) without changing the
+ * table's stride. */
 typedef struct {
   const char *name;    /* [a-z0-9_-]+, unique within the plugin */
   EvbHandlerFunc func;
@@ -118,6 +119,13 @@ typedef struct {
   const char *doc;
   gpointer reserved[4];     /* zero; see EvbHandlerInfo */
 } EvbOptionInfo;
+
+/* EVB_HANDLER ("greet", greet, "Emits greeting.made for each event with data.name.") */
+#define EVB_HANDLER(name_, func_, doc_) { .name = (name_), .func = (func_), .doc = (doc_) }
+/* EVB_OPTION ("latency_ms", EVB_OPTION_INT, "0", "Added to every call, in ms"); a NULL
+ * default makes the option required. */
+#define EVB_OPTION(name_, type_, default_json_, doc_) \
+  { .name = (name_), .type = (type_), .default_json = (default_json_), .doc = (doc_) }
 
 #define EVB_HANDLERS_END { NULL, NULL, NULL, { NULL } }
 #define EVB_OPTIONS_END { NULL, 0, NULL, NULL, { NULL } }

@@ -28,12 +28,12 @@ greet (EvbCall *call, const EvbEvent *event)
 }
 
 static const EvbHandlerInfo handlers[] = {
-  { "greet", greet, "Emits greeting.made for each event with data.name; fails without it." },
+  EVB_HANDLER ("greet", greet, "Emits greeting.made for each event with data.name; fails without it."),
   EVB_HANDLERS_END
 };
 
 static const EvbOptionInfo options[] = {
-  { "greeting", EVB_OPTION_STRING, "\"hello\"", "The word to greet with." },
+  EVB_OPTION ("greeting", EVB_OPTION_STRING, "\"hello\"", "The word to greet with."),
   EVB_OPTIONS_END
 };
 
