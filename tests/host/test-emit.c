@@ -21,76 +21,11 @@
 #include "evbus/harness.h"
 
 /* Generous: a wait that runs out is a failure, never a pass. */
-#define TIMEOUT_MS 30000
+#define WAIT_MS 30000
+
+#include "test-util.h"
 
 #define SHUT_DOWN_MESSAGE "the bus is shutting down: event refused"
-
-/* --------------------------------------------------------------- counters */
-
-/* A counter threads bump and others wait on, with a deadline. */
-typedef struct {
-  GMutex lock;
-  GCond changed;
-  guint value;
-} Counter;
-
-static void
-counter_init (Counter *counter)
-{
-  g_mutex_init (&counter->lock);
-  g_cond_init (&counter->changed);
-  counter->value = 0;
-}
-
-static void
-counter_clear (Counter *counter)
-{
-  g_mutex_clear (&counter->lock);
-  g_cond_clear (&counter->changed);
-}
-
-static void
-counter_set (Counter *counter, guint value)
-{
-  g_mutex_lock (&counter->lock);
-  counter->value = value;
-  g_cond_broadcast (&counter->changed);
-  g_mutex_unlock (&counter->lock);
-}
-
-static void
-counter_add (Counter *counter, guint delta)
-{
-  g_mutex_lock (&counter->lock);
-  counter->value += delta;
-  g_cond_broadcast (&counter->changed);
-  g_mutex_unlock (&counter->lock);
-}
-
-static guint
-counter_get (Counter *counter)
-{
-  guint value;
-
-  g_mutex_lock (&counter->lock);
-  value = counter->value;
-  g_mutex_unlock (&counter->lock);
-  return value;
-}
-
-/* FALSE if @counter did not reach @value within TIMEOUT_MS. */
-static gboolean
-counter_wait (Counter *counter, guint value)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) TIMEOUT_MS * 1000;
-  gboolean reached = TRUE;
-
-  g_mutex_lock (&counter->lock);
-  while (counter->value < value && reached)
-    reached = g_cond_wait_until (&counter->changed, &counter->lock, deadline) || counter->value >= value;
-  g_mutex_unlock (&counter->lock);
-  return reached;
-}
 
 /* ---------------------------------------------------------------- fixture */
 
@@ -172,19 +107,13 @@ fixture_free (Fixture *fixture)
   g_free (fixture);
 }
 
-static gboolean
-keep_ticking (gpointer user_data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-/* Iterates the bus's context until @done holds; FALSE once TIMEOUT_MS ran
+/* Iterates the bus's context until @done holds; FALSE once WAIT_MS ran
  * out.  The tick bounds each blocking iteration so that a condition other
  * threads change without waking the loop is still seen. */
 static gboolean
 fixture_iterate_until (Fixture *fixture, FixtureCondition done, gpointer user_data)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) TIMEOUT_MS * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
   GSource *tick = g_timeout_source_new (10);
   gboolean reached;
 
@@ -216,13 +145,13 @@ fixture_run_until_idle (Fixture *fixture)
 }
 
 /* Waits without iterating until the inbox has made a producer wait: a
- * state with no signal of its own.  FALSE once TIMEOUT_MS ran out. */
+ * state with no signal of its own.  FALSE once WAIT_MS ran out. */
 static gint64 fixture_stat (Fixture *fixture, const char *name);
 
 static gboolean
 fixture_spin_until_blocked (Fixture *fixture, gint64 blocked)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) TIMEOUT_MS * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
 
   while (fixture_stat (fixture, "blocked") < blocked)
     {
@@ -1258,7 +1187,7 @@ test_plugin_emit_refused (void **state)
   /* "evbusx" and "evbus" are not under the "evbus." prefix. */
   assert_true (evb_plugin_emit (plugin, "evbusx.y", NULL, NULL));
 
-  assert_true (evb_harness_run_until_idle (harness, TIMEOUT_MS, NULL));
+  assert_true (evb_harness_run_until_idle (harness, WAIT_MS, NULL));
   assert_int_equal (evb_harness_n_events (harness), 1);
   assert_string_equal (evb_harness_event (harness, 0)->type, "evbusx.y");
   assert_string_equal (evb_harness_event (harness, 0)->source, "emitter-1");
@@ -1302,7 +1231,7 @@ test_plugin_emit_source_and_threads (void **state)
   /* Main thread: queued, not dispatched. */
   assert_true (evb_plugin_emit (plugin, "plugin.main", NULL, &error));
   assert_int_equal (evb_harness_n_events (harness), 0);
-  assert_true (evb_harness_run_until_idle (harness, TIMEOUT_MS, &error));
+  assert_true (evb_harness_run_until_idle (harness, WAIT_MS, &error));
   event = evb_harness_find (harness, "plugin.main", 0);
   assert_non_null (event);
   assert_string_equal (event->source, "emitter-1");
@@ -1311,7 +1240,7 @@ test_plugin_emit_source_and_threads (void **state)
   thread = g_thread_new ("plugin-emitter", plugin_emitter_run, &emitter);
   g_thread_join (thread);
   assert_int_equal (emitter.accepted, 100);
-  assert_true (evb_harness_run_until_count (harness, "plugin.tick", 100, TIMEOUT_MS, &error));
+  assert_true (evb_harness_run_until_count (harness, "plugin.tick", 100, WAIT_MS, &error));
   for (guint seq = 0; seq < 100; seq++)
     {
       event = evb_harness_find (harness, "plugin.tick", seq);
@@ -1323,7 +1252,7 @@ test_plugin_emit_source_and_threads (void **state)
    * returned to the handler. */
   assert_true (evb_harness_emit (harness, "relay.sync", NULL, &error));
   assert_true (evb_harness_emit (harness, "relay.async", NULL, &error));
-  assert_true (evb_harness_run_until_idle (harness, TIMEOUT_MS, &error));
+  assert_true (evb_harness_run_until_idle (harness, WAIT_MS, &error));
   assert_null (error);
   assert_int_equal (relay_out_seen_at_emit, 0);
   assert_int_equal (evb_harness_count (harness, "relay.out"), 2);
@@ -1360,7 +1289,7 @@ count_live_threads (void)
 static int
 group_teardown (void **state)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) TIMEOUT_MS * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
 
   /* GLib parks finished pool threads for reuse across pools; let them go so
    * that a leak checker sees only what the bus itself kept.  Stopping is

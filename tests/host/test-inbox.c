@@ -20,7 +20,9 @@
 #include "inbox.h"
 
 /* Generous: a wait that runs out is a failure, never a pass. */
-#define TIMEOUT_MS 30000
+#define WAIT_MS 30000
+
+#include "test-util.h"
 
 #define REJECT_MESSAGE \
   "inbox full (4 events): event rejected; raise host.inbox_limit or choose another overflow policy"
@@ -152,19 +154,13 @@ assert_per_producer_order (GArray *items, guint n_producers)
 
 typedef gboolean (*Condition) (gpointer user_data);
 
-static gboolean
-keep_ticking (gpointer user_data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-/* Iterates @context until @done holds; FALSE once TIMEOUT_MS ran out.  The
+/* Iterates @context until @done holds; FALSE once WAIT_MS ran out.  The
  * tick only bounds each blocking iteration so that a condition changed by
  * another thread without a wake-up (a producer finishing) is seen. */
 static gboolean
 iterate_until (GMainContext *context, Condition done, gpointer user_data)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) TIMEOUT_MS * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
   GSource *tick = g_timeout_source_new (10);
   gboolean reached;
 
@@ -179,11 +175,11 @@ iterate_until (GMainContext *context, Condition done, gpointer user_data)
 
 /* Waits (without iterating anything) until another thread makes @done
  * hold; for states that have no signal of their own, such as "a producer
- * is blocked inside evb_inbox_push".  FALSE once TIMEOUT_MS ran out. */
+ * is blocked inside evb_inbox_push".  FALSE once WAIT_MS ran out. */
 static gboolean
 spin_until (Condition done, gpointer user_data)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) TIMEOUT_MS * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
 
   while (!done (user_data))
     {
@@ -207,71 +203,6 @@ inbox_has_blocked (gpointer user_data)
 
   evb_inbox_get_stats (user_data, &stats);
   return stats.blocked >= 1;
-}
-
-/* A counter threads bump and others wait on, with a deadline. */
-typedef struct {
-  GMutex lock;
-  GCond changed;
-  guint value;
-} Counter;
-
-static void
-counter_init (Counter *counter)
-{
-  g_mutex_init (&counter->lock);
-  g_cond_init (&counter->changed);
-  counter->value = 0;
-}
-
-static void
-counter_clear (Counter *counter)
-{
-  g_mutex_clear (&counter->lock);
-  g_cond_clear (&counter->changed);
-}
-
-static void
-counter_set (Counter *counter, guint value)
-{
-  g_mutex_lock (&counter->lock);
-  counter->value = value;
-  g_cond_broadcast (&counter->changed);
-  g_mutex_unlock (&counter->lock);
-}
-
-static void
-counter_add (Counter *counter, guint delta)
-{
-  g_mutex_lock (&counter->lock);
-  counter->value += delta;
-  g_cond_broadcast (&counter->changed);
-  g_mutex_unlock (&counter->lock);
-}
-
-static guint
-counter_get (Counter *counter)
-{
-  guint value;
-
-  g_mutex_lock (&counter->lock);
-  value = counter->value;
-  g_mutex_unlock (&counter->lock);
-  return value;
-}
-
-/* FALSE if @counter did not reach @value within TIMEOUT_MS. */
-static gboolean
-counter_wait (Counter *counter, guint value)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) TIMEOUT_MS * 1000;
-  gboolean reached = TRUE;
-
-  g_mutex_lock (&counter->lock);
-  while (counter->value < value && reached)
-    reached = g_cond_wait_until (&counter->changed, &counter->lock, deadline) || counter->value >= value;
-  g_mutex_unlock (&counter->lock);
-  return reached;
 }
 
 /* -------------------------------------------------------------- producers */
@@ -568,7 +499,7 @@ test_inbox_push_wakes_blocked_loop (void **state)
   ((PrepareSignal *) signal)->preparing = &preparing;
   g_source_attach (signal, context);
   /* Turns a missing wake-up into a failure instead of a hang. */
-  guard = g_timeout_source_new (TIMEOUT_MS);
+  guard = g_timeout_source_new (WAIT_MS);
   g_source_set_callback (guard, flag_timeout, &guard_fired, NULL);
   g_source_attach (guard, context);
 
@@ -961,7 +892,7 @@ test_inbox_block_waits_for_room (void **state)
   recorder_clear ();
 }
 
-/* Closes @inbox unless called off within TIMEOUT_MS: turns a push that
+/* Closes @inbox unless called off within WAIT_MS: turns a push that
  * deadlocks into a failed assertion instead of a hung test. */
 typedef struct {
   EvbInbox *inbox;

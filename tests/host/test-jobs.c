@@ -20,10 +20,9 @@
 #include "bus.h"
 #include "evbus/harness.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_t, json_decref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvbHarness, evb_harness_free)
-
 #define WAIT_MS 10000
+
+#include "test-util.h"
 
 /* ---- a gate that holds handlers in flight ------------------------------ */
 
@@ -159,37 +158,6 @@ EVB_PLUGIN_DEFINE_STATIC (test_plugin, "jobs", "1.0", "Handlers for the job test
 
 /* ---- helpers ----------------------------------------------------------- */
 
-static json_t *
-json_at (json_t *root, const char *path)
-{
-  g_auto (GStrv) parts = g_strsplit (path, ".", -1);
-
-  for (guint i = 0; parts[i] != NULL && root != NULL; i++)
-    root = json_object_get (root, parts[i]);
-  return root;
-}
-
-static void
-check_int (json_t *root, const char *path, json_int_t expected)
-{
-  json_t *value = json_at (root, path);
-
-  if (!json_is_integer (value))
-    fail_msg ("%s: expected the integer %" JSON_INTEGER_FORMAT ", got %s", path, expected,
-              value == NULL ? "nothing" : "another type");
-  assert_int_equal (json_integer_value (value), expected);
-}
-
-static void
-check_string (json_t *root, const char *path, const char *expected)
-{
-  json_t *value = json_at (root, path);
-
-  if (!json_is_string (value))
-    fail_msg ("%s: expected the string \"%s\"", path, expected);
-  assert_string_equal (json_string_value (value), expected);
-}
-
 static void
 check_null (json_t *root, const char *path)
 {
@@ -209,35 +177,6 @@ check_duration (json_t *root, const char *path)
     fail_msg ("%s: expected a non-negative integer", path);
 }
 
-static guint64
-add_route (EvbHarness *harness, const char *pattern, const char *handler, const char *options)
-{
-  g_autoptr (GError) error = NULL;
-  guint64 id = evb_harness_add_route (harness, pattern, handler, options, &error);
-
-  if (id == 0)
-    fail_msg ("route %s -> %s: %s", pattern, handler, error->message);
-  return id;
-}
-
-static void
-emit (EvbHarness *harness, const char *type, const char *data)
-{
-  g_autoptr (GError) error = NULL;
-
-  if (!evb_harness_emit (harness, type, data, &error))
-    fail_msg ("emit %s: %s", type, error->message);
-}
-
-static void
-run_until_idle (EvbHarness *harness)
-{
-  g_autoptr (GError) error = NULL;
-
-  if (!evb_harness_run_until_idle (harness, WAIT_MS, &error))
-    fail_msg ("not idle: %s", error->message);
-}
-
 static void
 run_until_count (EvbHarness *harness, const char *pattern, guint count)
 {
@@ -245,30 +184,6 @@ run_until_count (EvbHarness *harness, const char *pattern, guint count)
 
   if (!evb_harness_run_until_count (harness, pattern, count, WAIT_MS, &error))
     fail_msg ("waiting for %u %s: %s", count, pattern, error->message);
-}
-
-typedef struct {
-  gint *counter;
-  gint goal;
-} CounterGoal;
-
-static gboolean
-counter_reached (EvbHarness *harness, gpointer user_data)
-{
-  CounterGoal *goal = user_data;
-
-  return g_atomic_int_get (goal->counter) >= goal->goal;
-}
-
-/* Iterates until the atomic *counter reaches @goal. */
-static void
-run_until_int (EvbHarness *harness, gint *counter, gint goal)
-{
-  g_autoptr (GError) error = NULL;
-  CounterGoal wait = { counter, goal };
-
-  if (!evb_harness_run_until (harness, counter_reached, &wait, WAIT_MS, &error))
-    fail_msg ("counter stuck at %d, waiting for %d: %s", g_atomic_int_get (counter), goal, error->message);
 }
 
 /* "waiting executing ..." for one job id, from the collected status events. */
@@ -291,28 +206,6 @@ nth_job_id (EvbHarness *harness, guint nth)
 
   assert_non_null (waiting);
   return json_integer_value (json_object_get (waiting->data, "job"));
-}
-
-/* The stats entry of route @id, or NULL when the route is gone; borrowed
- * from @stats. */
-static json_t *
-route_stats (json_t *stats, guint64 id)
-{
-  json_t *route;
-  gsize i;
-
-  json_array_foreach (json_object_get (stats, "routes"), i, route)
-    if ((guint64) json_integer_value (json_object_get (route, "id")) == id)
-      return route;
-  return NULL;
-}
-
-static void
-check_trace (EvbHarness *harness, const char *pattern, const char *expected)
-{
-  g_autofree char *trace = evb_harness_trace (harness, pattern);
-
-  assert_string_equal (trace, expected);
 }
 
 /* Records warnings of the "evbus" log domain (the core's). */
@@ -800,12 +693,6 @@ count_status_call (EvbCall *call, const EvbEvent *event)
 {
   g_atomic_int_inc (&status_calls);
   return EVB_CONTINUE;
-}
-
-static gboolean
-keep_ticking (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
 }
 
 static void

@@ -16,9 +16,9 @@
 #include "bus.h"
 #include "evbus/harness.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_t, json_decref)
-
 #define WAIT_MS 10000
+
+#include "test-util.h"
 
 /* ---- a gate that holds handlers in flight ------------------------------ */
 
@@ -56,106 +56,6 @@ gate_pass (void)
 }
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static json_t *
-json_at (json_t *root, const char *path)
-{
-  g_auto (GStrv) parts = g_strsplit (path, ".", -1);
-
-  for (guint i = 0; parts[i] != NULL && root != NULL; i++)
-    root = json_object_get (root, parts[i]);
-  return root;
-}
-
-static void
-check_int (json_t *root, const char *path, json_int_t expected)
-{
-  json_t *value = json_at (root, path);
-
-  if (!json_is_integer (value))
-    fail_msg ("%s: expected the integer %" JSON_INTEGER_FORMAT, path, expected);
-  assert_int_equal (json_integer_value (value), expected);
-}
-
-static json_t *
-route_stats (json_t *stats, guint64 id)
-{
-  json_t *route;
-  gsize i;
-
-  json_array_foreach (json_object_get (stats, "routes"), i, route)
-    if ((guint64) json_integer_value (json_object_get (route, "id")) == id)
-      return route;
-  return NULL;
-}
-
-static guint
-n_routes (EvbHarness *harness)
-{
-  g_autoptr (json_t) stats = evb_harness_stats (harness);
-
-  return (guint) json_array_size (json_object_get (stats, "routes"));
-}
-
-static guint64
-add_route (EvbHarness *harness, const char *pattern, const char *handler, const char *options)
-{
-  g_autoptr (GError) error = NULL;
-  guint64 id = evb_harness_add_route (harness, pattern, handler, options, &error);
-
-  if (id == 0)
-    fail_msg ("route %s -> %s: %s", pattern, handler, error->message);
-  return id;
-}
-
-static void
-emit (EvbHarness *harness, const char *type, const char *data)
-{
-  g_autoptr (GError) error = NULL;
-
-  if (!evb_harness_emit (harness, type, data, &error))
-    fail_msg ("emit %s: %s", type, error->message);
-}
-
-static void
-run_until_idle (EvbHarness *harness)
-{
-  g_autoptr (GError) error = NULL;
-
-  if (!evb_harness_run_until_idle (harness, WAIT_MS, &error))
-    fail_msg ("not idle: %s", error->message);
-}
-
-static void
-check_trace (EvbHarness *harness, const char *pattern, const char *expected)
-{
-  g_autofree char *trace = evb_harness_trace (harness, pattern);
-
-  assert_string_equal (trace, expected);
-}
-
-typedef struct {
-  gint *counter;
-  gint goal;
-} CounterGoal;
-
-static gboolean
-counter_reached (EvbHarness *harness, gpointer user_data)
-{
-  CounterGoal *goal = user_data;
-
-  return g_atomic_int_get (goal->counter) >= goal->goal;
-}
-
-static void
-run_until_int (EvbHarness *harness, gint *counter, gint goal)
-{
-  g_autoptr (GError) error = NULL;
-  CounterGoal wait = { counter, goal };
-
-  if (!evb_harness_run_until (harness, counter_reached, &wait, WAIT_MS, &error))
-    fail_msg ("counter stuck at %d, waiting for %d: %s", g_atomic_int_get (counter), goal, error->message);
-}
 
 typedef struct {
   guint64 route_id;
@@ -491,19 +391,6 @@ static const EvbHandlerInfo half_handlers[] = {
 
 EVB_PLUGIN_DEFINE_STATIC (half_plugin, "half", "1.0", "Fails init after subscribing.", half_handlers, NULL,
                           half_init, half_shutdown);
-
-static gboolean
-set_flag (gpointer data)
-{
-  g_atomic_int_set ((gint *) data, 1);
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
-flag_set (EvbHarness *harness, gpointer data)
-{
-  return g_atomic_int_get ((gint *) data) != 0;
-}
 
 /* DESIGN "Lifecycle": a plugin whose init fails leaves nothing behind (its
  * routes and timers are rolled back, no shutdown), and the error names the

@@ -23,43 +23,13 @@
 #include "evbus/harness.h"
 #include "plugin-loader.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_t, json_decref)
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvbHarness, evb_harness_free)
-
 #define WAIT_MS 10000
+
+#include "test-util.h"
+
 #define PLUGIN_PATH(name) EVB_TEST_PLUGIN_DIR "/" name ".so"
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static json_t *
-json_at (json_t *root, const char *path)
-{
-  g_auto (GStrv) parts = g_strsplit (path, ".", -1);
-
-  for (guint i = 0; parts[i] != NULL && root != NULL; i++)
-    root = json_object_get (root, parts[i]);
-  return root;
-}
-
-static void
-check_int (json_t *root, const char *path, json_int_t expected)
-{
-  json_t *value = json_at (root, path);
-
-  if (!json_is_integer (value))
-    fail_msg ("%s: expected the integer %" JSON_INTEGER_FORMAT, path, expected);
-  assert_int_equal (json_integer_value (value), expected);
-}
-
-static void
-check_string (json_t *root, const char *path, const char *expected)
-{
-  json_t *value = json_at (root, path);
-
-  if (!json_is_string (value))
-    fail_msg ("%s: expected the string \"%s\"", path, expected);
-  assert_string_equal (json_string_value (value), expected);
-}
 
 static void
 check_bool (json_t *root, const char *path, gboolean expected)
@@ -71,26 +41,6 @@ check_bool (json_t *root, const char *path, gboolean expected)
   assert_int_equal (json_is_true (value), expected);
 }
 
-static json_t *
-route_stats (json_t *stats, guint64 id)
-{
-  json_t *route;
-  gsize i;
-
-  json_array_foreach (json_object_get (stats, "routes"), i, route)
-    if ((guint64) json_integer_value (json_object_get (route, "id")) == id)
-      return route;
-  return NULL;
-}
-
-static guint
-n_routes (EvbHarness *harness)
-{
-  g_autoptr (json_t) stats = evb_harness_stats (harness);
-
-  return (guint) json_array_size (json_object_get (stats, "routes"));
-}
-
 static void
 load (EvbHarness *harness, const char *instance, const char *path, const char *config)
 {
@@ -98,43 +48,6 @@ load (EvbHarness *harness, const char *instance, const char *path, const char *c
 
   if (!evb_harness_add_plugin_file (harness, instance, path, config, &error))
     fail_msg ("load %s: %s", path, error->message);
-}
-
-static guint64
-add_route (EvbHarness *harness, const char *pattern, const char *handler, const char *options)
-{
-  g_autoptr (GError) error = NULL;
-  guint64 id = evb_harness_add_route (harness, pattern, handler, options, &error);
-
-  if (id == 0)
-    fail_msg ("route %s -> %s: %s", pattern, handler, error->message);
-  return id;
-}
-
-static void
-emit (EvbHarness *harness, const char *type, const char *data)
-{
-  g_autoptr (GError) error = NULL;
-
-  if (!evb_harness_emit (harness, type, data, &error))
-    fail_msg ("emit %s: %s", type, error->message);
-}
-
-static void
-run_until_idle (EvbHarness *harness)
-{
-  g_autoptr (GError) error = NULL;
-
-  if (!evb_harness_run_until_idle (harness, WAIT_MS, &error))
-    fail_msg ("not idle: %s", error->message);
-}
-
-static void
-check_trace (EvbHarness *harness, const char *pattern, const char *expected)
-{
-  g_autofree char *trace = evb_harness_trace (harness, pattern);
-
-  assert_string_equal (trace, expected);
 }
 
 /* Records what plugins log ("evbus-plugin" domain), from any thread. */
@@ -441,19 +354,6 @@ test_error_handler_not_found (void **state)
   assert_true (g_error_matches (error, EVB_BUS_ERROR, EVB_BUS_ERROR_NO_HANDLER));
   assert_string_equal (error->message, "plugin \"e\" has no handler \"nope\" (handlers: reply, fail)");
   assert_int_equal (n_routes (*state), 0);
-}
-
-static gboolean
-flag_set (EvbHarness *harness, gpointer data)
-{
-  return g_atomic_int_get ((gint *) data) != 0;
-}
-
-static gboolean
-set_flag (gpointer data)
-{
-  g_atomic_int_set ((gint *) data, 1);
-  return G_SOURCE_REMOVE;
 }
 
 /* DESIGN "Lifecycle": an init that fails halfway leaves nothing behind, and
