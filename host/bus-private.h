@@ -29,6 +29,9 @@ void evb_bus_link_unref (EvbBusLink *link);
 EvbBus *evb_bus_link_get (EvbBusLink *link);
 /* The bus's context (new reference), or NULL once freed.  Any thread. */
 GMainContext *evb_bus_link_context (EvbBusLink *link);
+/* Counts owner-prune notices in flight (+1 posted, -1 gone), so that
+ * evb_bus_is_idle waits for them.  Any thread. */
+void evb_bus_link_count_prune (EvbBusLink *link, gint delta);
 
 /* Per-route counters.  Main thread only. */
 typedef struct {

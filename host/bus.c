@@ -22,7 +22,14 @@ struct _EvbBusLink {
   GMutex lock;
   EvbBus *bus; /* NULL once the bus is freed */
   GMainContext *context;
+  gint prunes_pending; /* atomic: owner-prune notices posted, not yet gone */
 };
+
+void
+evb_bus_link_count_prune (EvbBusLink *link, gint delta)
+{
+  g_atomic_int_add (&link->prunes_pending, delta);
+}
 
 EvbBusLink *
 evb_bus_link_ref (EvbBusLink *link)
@@ -236,7 +243,10 @@ is_drained (EvbBus *bus)
 gboolean
 evb_bus_is_idle (EvbBus *bus)
 {
-  return is_drained (bus) && g_atomic_int_get (&bus->plugin_holds) == 0;
+  /* A route whose owner died is still there until its prune notice runs:
+   * until then the bus has work left. */
+  return is_drained (bus) && g_atomic_int_get (&bus->plugin_holds) == 0
+         && g_atomic_int_get (&bus->link->prunes_pending) == 0;
 }
 
 static gboolean

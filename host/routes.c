@@ -50,6 +50,7 @@ prune_request_free (gpointer data)
 {
   PruneRequest *request = data;
 
+  evb_bus_link_count_prune (request->link, -1);
   evb_bus_link_unref (request->link);
   g_free (request);
 }
@@ -68,6 +69,7 @@ owner_finalized (gpointer data, GObject *where_the_object_was)
 
       request->link = evb_bus_link_ref (watch->link);
       request->route_id = watch->route_id;
+      evb_bus_link_count_prune (request->link, 1);
       g_source_set_callback (idle, prune_on_main, request, prune_request_free);
       EVB_TSAN_RELEASE (request);
       g_source_set_static_name (idle, "evbus owner prune");

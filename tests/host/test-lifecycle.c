@@ -189,6 +189,9 @@ test_owner_dies_idle (void **state)
   assert_int_equal (g_atomic_int_get (&owned_calls), 1);
 
   g_object_unref (owner);
+  /* The prune notice is work the bus still has: idle means it ran. */
+  run_until_idle (harness);
+  assert_int_equal (n_routes (harness), 0);
   run_until_route_gone (harness, route_id);
   emit (harness, "work.item", NULL);
   run_until_idle (harness);
@@ -246,10 +249,10 @@ handle_bye (EvbCall *call, const EvbEvent *event)
 }
 
 static const EvbHandlerInfo lifecycle_handlers[] = {
-  { "count", handle_count, "Counts calls." },
-  { "slow", handle_slow, "Waits at the gate." },
-  { "release", handle_release, "Opens the gate." },
-  { "bye", handle_bye, "Records <receiver><-<sender>." },
+  EVB_HANDLER ("count", handle_count, "Counts calls."),
+  EVB_HANDLER ("slow", handle_slow, "Waits at the gate."),
+  EVB_HANDLER ("release", handle_release, "Opens the gate."),
+  EVB_HANDLER ("bye", handle_bye, "Records <receiver><-<sender>."),
   EVB_HANDLERS_END,
 };
 
@@ -385,7 +388,7 @@ half_shutdown (EvbPlugin *plugin)
 }
 
 static const EvbHandlerInfo half_handlers[] = {
-  { "handle", half_handle, "Counts calls; must never run." },
+  EVB_HANDLER ("handle", half_handle, "Counts calls; must never run."),
   EVB_HANDLERS_END,
 };
 
