@@ -58,7 +58,7 @@ static GOptionEntry entries[] = {
   { "rate", 0, 0, G_OPTION_ARG_INT, &rate, "Events per second per producer (default 800)", "N" },
   { "workers", 0, 0, G_OPTION_ARG_INT, &workers, "Worker threads (default 2)", "N" },
   { "overflow", 0, 0, G_OPTION_ARG_STRING, &overflow_name, "block, reject or drop-oldest (default block)", "POLICY" },
-  { NULL },
+  G_OPTION_ENTRY_NULL,
 };
 
 /* ---- resources ------------------------------------------------------------- */

@@ -104,7 +104,7 @@ evb_cli_run (int argc, char **argv)
   };
   GOptionContext *context = g_option_context_new ("CONFIG");
   SignalWatch sigint_watch, sigterm_watch;
-  RunState state = { NULL };
+  RunState state = { 0 };
   guint sigint_id, sigterm_id;
   guint idle_id = 0;
   const char *file;

@@ -858,7 +858,7 @@ evb_config_load (const char *file, GPtrArray *errors)
   g_autoptr (EvbConfig) config = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *dir = NULL;
-  ConfigLoader loader = { NULL };
+  ConfigLoader loader = { 0 };
   EvbJsonDoc *doc;
 
   g_return_val_if_fail (file != NULL, NULL);

@@ -263,18 +263,24 @@ console_shutdown (EvbPlugin *plugin)
 }
 
 static const EvbHandlerInfo console_handlers[] = {
-  { "print", console_print, "Writes the event as one line (format option) and flushes; fails when writing fails." },
-  { "claim", console_claim, "Prints like print, then returns HANDLED: lower-priority routes do not see the event." },
-  { "count", console_count, "Counts the events it sees; prints nothing." },
-  { "report", console_report, "Emits console.count {\"count\": N} with the number of events `count` has seen." },
+  EVB_HANDLER ("print", console_print,
+      "Writes the event as one line (format option) and flushes; fails when writing fails."),
+  EVB_HANDLER ("claim", console_claim,
+      "Prints like print, then returns HANDLED: lower-priority routes do not see the event."),
+  EVB_HANDLER ("count", console_count, "Counts the events it sees; prints nothing."),
+  EVB_HANDLER ("report", console_report,
+      "Emits console.count {\"count\": N} with the number of events `count` has seen."),
   EVB_HANDLERS_END,
 };
 
 static const EvbOptionInfo console_options[] = {
-  { "format", EVB_OPTION_STRING, "\"line\"", "\"line\" ([type] source=... key=value ...) or \"json\" (one object)" },
-  { "path", EVB_OPTION_STRING, "\"-\"", "File to write; \"-\" is standard output" },
-  { "append", EVB_OPTION_BOOL, "false", "Append to the file instead of truncating it when the plugin starts" },
-  { "prefix", EVB_OPTION_STRING, "\"\"", "Text put in front of every line, e.g. to say why this route prints" },
+  EVB_OPTION ("format", EVB_OPTION_STRING, "\"line\"",
+      "\"line\" ([type] source=... key=value ...) or \"json\" (one object)"),
+  EVB_OPTION ("path", EVB_OPTION_STRING, "\"-\"", "File to write; \"-\" is standard output"),
+  EVB_OPTION ("append", EVB_OPTION_BOOL, "false",
+      "Append to the file instead of truncating it when the plugin starts"),
+  EVB_OPTION ("prefix", EVB_OPTION_STRING, "\"\"",
+      "Text put in front of every line, e.g. to say why this route prints"),
   EVB_OPTIONS_END,
 };
 

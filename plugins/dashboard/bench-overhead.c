@@ -45,7 +45,7 @@ bench_work (EvbCall *call, const EvbEvent *event)
 }
 
 static const EvbHandlerInfo bench_handlers[] = {
-  { "work", bench_work, "Does nothing; fails one event in --fail-every." },
+  EVB_HANDLER ("work", bench_work, "Does nothing; fails one event in --fail-every."),
   EVB_HANDLERS_END
 };
 

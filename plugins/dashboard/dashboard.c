@@ -376,16 +376,20 @@ static const EvbHandlerInfo handlers[] = {
 };
 
 static const EvbOptionInfo options[] = {
-  { "listen", EVB_OPTION_STRING, "\"127.0.0.1:8080\"",
-    "address:port to serve on (\"[::1]:8080\" for IPv6); port 0 picks a free port" },
-  { "allow_remote", EVB_OPTION_BOOL, "false", "must be true to listen on an address other than loopback" },
-  { "token", EVB_OPTION_STRING, "\"\"",
-    "bearer token required on every request (Authorization: Bearer, or ?token= for the page); \"\": none" },
-  { "history", EVB_OPTION_INT, "50", "how many recent failures to keep" },
-  { "sse_buffer_kb", EVB_OPTION_INT, "256", "unsent KiB an /events client may fall behind before it is cut off" },
-  { "failure_rate", EVB_OPTION_DOUBLE, "0.5", "/healthz fails when this share of handler runs failed in the window" },
-  { "window_s", EVB_OPTION_INT, "30", "failure-rate window in seconds" },
-  { "stall_s", EVB_OPTION_INT, "60", "/healthz fails when a job stays in flight longer than this (seconds)" },
+  EVB_OPTION ("listen", EVB_OPTION_STRING, "\"127.0.0.1:8080\"",
+      "address:port to serve on (\"[::1]:8080\" for IPv6); port 0 picks a free port"),
+  EVB_OPTION ("allow_remote", EVB_OPTION_BOOL, "false",
+      "must be true to listen on an address other than loopback"),
+  EVB_OPTION ("token", EVB_OPTION_STRING, "\"\"",
+      "bearer token required on every request (Authorization: Bearer, or ?token= for the page); \"\": none"),
+  EVB_OPTION ("history", EVB_OPTION_INT, "50", "how many recent failures to keep"),
+  EVB_OPTION ("sse_buffer_kb", EVB_OPTION_INT, "256",
+      "unsent KiB an /events client may fall behind before it is cut off"),
+  EVB_OPTION ("failure_rate", EVB_OPTION_DOUBLE, "0.5",
+      "/healthz fails when this share of handler runs failed in the window"),
+  EVB_OPTION ("window_s", EVB_OPTION_INT, "30", "failure-rate window in seconds"),
+  EVB_OPTION ("stall_s", EVB_OPTION_INT, "60",
+      "/healthz fails when a job stays in flight longer than this (seconds)"),
   EVB_OPTIONS_END
 };
 

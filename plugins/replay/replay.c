@@ -551,9 +551,9 @@ static const EvbHandlerInfo replay_handlers[] = {
 };
 
 static const EvbOptionInfo replay_options[] = {
-  { "path", EVB_OPTION_STRING, NULL, "JSON-lines file to replay; \"-\" reads standard input" },
-  { "interval_ms", EVB_OPTION_INT, "0", "Pause between two emitted events, in milliseconds" },
-  { "loop", EVB_OPTION_BOOL, "false", "Start over at the top of the file after each pass" },
+  EVB_OPTION ("path", EVB_OPTION_STRING, NULL, "JSON-lines file to replay; \"-\" reads standard input"),
+  EVB_OPTION ("interval_ms", EVB_OPTION_INT, "0", "Pause between two emitted events, in milliseconds"),
+  EVB_OPTION ("loop", EVB_OPTION_BOOL, "false", "Start over at the top of the file after each pass"),
   EVB_OPTIONS_END,
 };
 

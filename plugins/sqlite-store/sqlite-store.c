@@ -608,18 +608,22 @@ db_error:
 }
 
 static const EvbHandlerInfo store_handlers[] = {
-  { "search", store_search,
-    "Finds items whose name contains data.query (optional data.limit); emits search.results." },
-  { "fetch", store_fetch, "Reads item data.id; emits fetch.result, fails 404 when there is no such item." },
-  { "update", store_update,
-    "Sets data.name and/or data.price of item data.id; emits update.done, fails 404 when there is no such item." },
+  EVB_HANDLER ("search", store_search,
+      "Finds items whose name contains data.query (optional data.limit); emits search.results."),
+  EVB_HANDLER ("fetch", store_fetch,
+      "Reads item data.id; emits fetch.result, fails 404 when there is no such item."),
+  EVB_HANDLER ("update", store_update,
+      "Sets data.name and/or data.price of item data.id; emits update.done, "
+      "fails 404 when there is no such item."),
   EVB_HANDLERS_END,
 };
 
 static const EvbOptionInfo store_options[] = {
-  { "path", EVB_OPTION_STRING, "\":memory:\"", "SQLite database file; \":memory:\" for a private in-memory one" },
-  { "latency_ms", EVB_OPTION_INT, "0", "Artificial latency added to every handler, in milliseconds" },
-  { "seed", EVB_OPTION_BOOL, "true", "Insert a small demo catalog when the items table is empty" },
+  EVB_OPTION ("path", EVB_OPTION_STRING, "\":memory:\"",
+      "SQLite database file; \":memory:\" for a private in-memory one"),
+  EVB_OPTION ("latency_ms", EVB_OPTION_INT, "0",
+      "Artificial latency added to every handler, in milliseconds"),
+  EVB_OPTION ("seed", EVB_OPTION_BOOL, "true", "Insert a small demo catalog when the items table is empty"),
   EVB_OPTIONS_END,
 };
 

@@ -323,10 +323,11 @@ plugin_fail_plugin_domain (EvbCall *call, const EvbEvent *event)
 }
 
 static const EvbHandlerInfo rec_handlers[] = {
-  { "continue", plugin_continue, "Records its call; lets the chain go on." },
-  { "bad_result", plugin_bad_result, "Returns 7, which is no EvbResult." },
-  { "fail_bare", plugin_fail_bare, "Returns EVB_FAILED without calling evb_call_fail." },
-  { "fail_plugin_domain", plugin_fail_plugin_domain, "Fails with a NULL domain, code 42, \"no row 17\"." },
+  EVB_HANDLER ("continue", plugin_continue, "Records its call; lets the chain go on."),
+  EVB_HANDLER ("bad_result", plugin_bad_result, "Returns 7, which is no EvbResult."),
+  EVB_HANDLER ("fail_bare", plugin_fail_bare, "Returns EVB_FAILED without calling evb_call_fail."),
+  EVB_HANDLER ("fail_plugin_domain", plugin_fail_plugin_domain,
+      "Fails with a NULL domain, code 42, \"no row 17\"."),
   EVB_HANDLERS_END,
 };
 

@@ -600,7 +600,6 @@ static void
 test_emit_overflow_reject (void **state)
 {
   Fixture *fixture = fixture_new_with (4, EVB_OVERFLOW_REJECT, 0);
-  g_autoptr (GError) error = NULL;
   g_autofree char *summary = NULL;
   Emitter emitter;
   GThread *thread;
@@ -1130,7 +1129,7 @@ relay (EvbCall *call, const EvbEvent *event)
 }
 
 static const EvbHandlerInfo emitter_handlers[] = {
-  { "relay", relay, "Emits relay.out {origin, via} for each event." },
+  EVB_HANDLER ("relay", relay, "Emits relay.out {origin, via} for each event."),
   EVB_HANDLERS_END,
 };
 

@@ -1698,7 +1698,7 @@ half_way_shutdown (EvbPlugin *plugin)
 }
 
 static const EvbHandlerInfo half_way_handlers[] = {
-  { "count", init_count, "Counts calls; must never run." },
+  EVB_HANDLER ("count", init_count, "Counts calls; must never run."),
   EVB_HANDLERS_END,
 };
 

@@ -144,12 +144,12 @@ handle_outcome (EvbCall *call, const EvbEvent *event)
 }
 
 static const EvbHandlerInfo test_handlers[] = {
-  { "ok", handle_ok, "Counts calls." },
-  { "fail", handle_fail, "Fails: store/7 \"no row <data.row>\"." },
-  { "gated", handle_gated, "Waits at the test's gate." },
-  { "watch", handle_watch, "Counts calls (for status events)." },
-  { "track", handle_track, "Records concurrency and order, then waits at the gate." },
-  { "outcome", handle_outcome, "Continues, stops or fails by data.kind." },
+  EVB_HANDLER ("ok", handle_ok, "Counts calls."),
+  EVB_HANDLER ("fail", handle_fail, "Fails: store/7 \"no row <data.row>\"."),
+  EVB_HANDLER ("gated", handle_gated, "Waits at the test's gate."),
+  EVB_HANDLER ("watch", handle_watch, "Counts calls (for status events)."),
+  EVB_HANDLER ("track", handle_track, "Records concurrency and order, then waits at the gate."),
+  EVB_HANDLER ("outcome", handle_outcome, "Continues, stops or fails by data.kind."),
   EVB_HANDLERS_END,
 };
 

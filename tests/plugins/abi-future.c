@@ -11,7 +11,7 @@ future_handle (EvbCall *call, const EvbEvent *event)
 }
 
 static const EvbHandlerInfo future_handlers[] = {
-  { "handle", future_handle, "Does nothing." },
+  EVB_HANDLER ("handle", future_handle, "Does nothing."),
   EVB_HANDLERS_END,
 };
 

@@ -51,15 +51,16 @@ echo_fail (EvbCall *call, const EvbEvent *event)
 }
 
 static const EvbHandlerInfo echo_handlers[] = {
-  { "reply", echo_reply, "Reads data.n, emits <prefix>.reply with n * factor; fails without data.n." },
-  { "fail", echo_fail, "Always fails with code 3." },
+  EVB_HANDLER ("reply", echo_reply,
+      "Reads data.n, emits <prefix>.reply with n * factor; fails without data.n."),
+  EVB_HANDLER ("fail", echo_fail, "Always fails with code 3."),
   EVB_HANDLERS_END,
 };
 
 static const EvbOptionInfo echo_options[] = {
-  { "label", EVB_OPTION_STRING, NULL, "copied into every reply" },
-  { "prefix", EVB_OPTION_STRING, "\"echo\"", "replies are emitted as <prefix>.reply" },
-  { "factor", EVB_OPTION_INT, "2", "the reply's n is the request's n times this" },
+  EVB_OPTION ("label", EVB_OPTION_STRING, NULL, "copied into every reply"),
+  EVB_OPTION ("prefix", EVB_OPTION_STRING, "\"echo\"", "replies are emitted as <prefix>.reply"),
+  EVB_OPTION ("factor", EVB_OPTION_INT, "2", "the reply's n is the request's n times this"),
   EVB_OPTIONS_END,
 };
 

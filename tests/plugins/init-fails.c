@@ -18,7 +18,7 @@ leftover_tick (gpointer data)
 }
 
 static const EvbHandlerInfo init_fails_handlers[] = {
-  { "never", never_handle, "Emits init-fails.leftover; must never run." },
+  EVB_HANDLER ("never", never_handle, "Emits init-fails.leftover; must never run."),
   EVB_HANDLERS_END,
 };
 

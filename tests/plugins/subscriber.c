@@ -95,9 +95,10 @@ subscriber_msg (EvbCall *call, const EvbEvent *event)
 }
 
 static const EvbHandlerInfo subscriber_handlers[] = {
-  { "open", subscriber_open, "Subscribes session.msg for data.session, owned by a session object." },
-  { "close", subscriber_close, "Drops the session object of data.session, and so its route." },
-  { "msg", subscriber_msg, "Emits session.echo with data.session and data.text." },
+  EVB_HANDLER ("open", subscriber_open,
+      "Subscribes session.msg for data.session, owned by a session object."),
+  EVB_HANDLER ("close", subscriber_close, "Drops the session object of data.session, and so its route."),
+  EVB_HANDLER ("msg", subscriber_msg, "Emits session.echo with data.session and data.text."),
   EVB_HANDLERS_END,
 };
 

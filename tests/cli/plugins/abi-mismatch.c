@@ -9,7 +9,7 @@ handle_any (EvbCall *call, const EvbEvent *event)
 }
 
 static const EvbHandlerInfo abi_mismatch_handlers[] = {
-  { "any", handle_any, "Accepts any event." },
+  EVB_HANDLER ("any", handle_any, "Accepts any event."),
   EVB_HANDLERS_END,
 };
 

@@ -11,13 +11,13 @@ handle_take (EvbCall *call, const EvbEvent *event)
 }
 
 static const EvbHandlerInfo needs_label_handlers[] = {
-  { "take", handle_take, "Accepts any event." },
+  EVB_HANDLER ("take", handle_take, "Accepts any event."),
   EVB_HANDLERS_END,
 };
 
 static const EvbOptionInfo needs_label_options[] = {
-  { "label", EVB_OPTION_STRING, NULL, "What to call the sink." },
-  { "limit", EVB_OPTION_INT, "10", "Largest batch." },
+  EVB_OPTION ("label", EVB_OPTION_STRING, NULL, "What to call the sink."),
+  EVB_OPTION ("limit", EVB_OPTION_INT, "10", "Largest batch."),
   EVB_OPTIONS_END,
 };
 

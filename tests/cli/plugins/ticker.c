@@ -159,21 +159,23 @@ handle_wait (EvbCall *call, const EvbEvent *event)
 }
 
 static const EvbHandlerInfo ticker_handlers[] = {
-  { "count", handle_count, "Counts the events it sees (and notes \"count N\" in the marker file)." },
-  { "work", handle_work, "Does nothing and completes." },
-  { "fail", handle_fail, "Fails every event with ticker error 7 \"refusing event N\"." },
-  { "wait", handle_wait, "Prints \"waiting\", then waits for a line on stdin or cancellation." },
+  EVB_HANDLER ("count", handle_count,
+      "Counts the events it sees (and notes \"count N\" in the marker file)."),
+  EVB_HANDLER ("work", handle_work, "Does nothing and completes."),
+  EVB_HANDLER ("fail", handle_fail, "Fails every event with ticker error 7 \"refusing event N\"."),
+  EVB_HANDLER ("wait", handle_wait, "Prints \"waiting\", then waits for a line on stdin or cancellation."),
   EVB_HANDLERS_END,
 };
 
 static const EvbOptionInfo ticker_options[] = {
-  { "count", EVB_OPTION_INT, "3", "How many events to emit once the loop runs." },
-  { "type", EVB_OPTION_STRING, "\"tick\"", "Type of the events emitted." },
-  { "ready", EVB_OPTION_BOOL, "false", "Print \"ready\" after emitting and keep the bus busy." },
-  { "report", EVB_OPTION_BOOL, "false", "Print \"ticker NAME: counted N events\" at shutdown." },
-  { "marker", EVB_OPTION_STRING, "\"\"", "File to append \"init\", \"count N\" and \"shutdown\" to." },
-  { "emit_at_init", EVB_OPTION_BOOL, "false", "Emit from init rather than once the loop runs." },
-  { "fail_init", EVB_OPTION_STRING, "\"\"", "When not empty, init fails with this message." },
+  EVB_OPTION ("count", EVB_OPTION_INT, "3", "How many events to emit once the loop runs."),
+  EVB_OPTION ("type", EVB_OPTION_STRING, "\"tick\"", "Type of the events emitted."),
+  EVB_OPTION ("ready", EVB_OPTION_BOOL, "false", "Print \"ready\" after emitting and keep the bus busy."),
+  EVB_OPTION ("report", EVB_OPTION_BOOL, "false", "Print \"ticker NAME: counted N events\" at shutdown."),
+  EVB_OPTION ("marker", EVB_OPTION_STRING, "\"\"",
+      "File to append \"init\", \"count N\" and \"shutdown\" to."),
+  EVB_OPTION ("emit_at_init", EVB_OPTION_BOOL, "false", "Emit from init rather than once the loop runs."),
+  EVB_OPTION ("fail_init", EVB_OPTION_STRING, "\"\"", "When not empty, init fails with this message."),
   EVB_OPTIONS_END,
 };
 

@@ -100,10 +100,10 @@ work_note (EvbCall *call, const EvbEvent *event)
 }
 
 static const EvbHandlerInfo work_handlers[] = {
-  { "run", work_run, "Fails with data.fail; waits for the test's gate with data.block." },
-  { "fail", work_fail, "Always fails with data.message." },
-  { "spin", work_spin, "Keeps the inbox full while the test says so." },
-  { "note", work_note, "Does nothing." },
+  EVB_HANDLER ("run", work_run, "Fails with data.fail; waits for the test's gate with data.block."),
+  EVB_HANDLER ("fail", work_fail, "Always fails with data.message."),
+  EVB_HANDLER ("spin", work_spin, "Keeps the inbox full while the test says so."),
+  EVB_HANDLER ("note", work_note, "Does nothing."),
   EVB_HANDLERS_END
 };
 

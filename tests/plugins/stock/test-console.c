@@ -11,7 +11,7 @@ always_fail (EvbCall *call, const EvbEvent *event)
 }
 
 static const EvbHandlerInfo failing_handlers[] = {
-  { "fail", always_fail, "Fails every event." },
+  EVB_HANDLER ("fail", always_fail, "Fails every event."),
   EVB_HANDLERS_END,
 };
 

@@ -305,7 +305,7 @@ slow_consumer (EvbCall *call, const EvbEvent *event)
 }
 
 static const EvbHandlerInfo slow_handlers[] = {
-  { "consume", slow_consumer, "Takes 1 ms per event." },
+  EVB_HANDLER ("consume", slow_consumer, "Takes 1 ms per event."),
   EVB_HANDLERS_END,
 };
 
