@@ -488,6 +488,36 @@ compare_route_ids (gconstpointer a, gconstpointer b)
   return x < y ? -1 : x > y;
 }
 
+/* The oldest jobs in flight, for "what is stuck" views: live_jobs is in
+ * creation order, so the head is the oldest.  Ages rather than times: the
+ * jobs' clock is monotonic, and a reader only wants "how long". */
+static json_t *
+oldest_jobs_to_json (EvbBus *bus)
+{
+  gint64 now_us = g_get_monotonic_time ();
+  json_t *list = json_array ();
+  guint listed = 0;
+
+  for (GList *l = bus->live_jobs.head; l != NULL && listed < EVB_STATS_MAX_JOBS; l = l->next, listed++)
+    {
+      EvbJob *job = l->data;
+      EvbRoute *route = job->route;
+
+      json_array_append_new (list, json_pack ("{s:I, s:s, s:I, s:s, s:s?, s:{s:I, s:s}, s:I, s:o}",
+                                              "job", (json_int_t) job->id,
+                                              "state", evb_job_state_to_string (job->state),
+                                              "route", (json_int_t) route->id,
+                                              "handler", route->label,
+                                              "plugin", route->plugin != NULL ? route->plugin->name : NULL,
+                                              "event", "id", (json_int_t) job->event->id, "type", job->event->type,
+                                              "age_us", (json_int_t) MAX (0, now_us - job->created_us),
+                                              "running_us", job->seen_started
+                                                              ? json_integer (MAX (0, now_us - job->started_us))
+                                                              : json_null ()));
+    }
+  return list;
+}
+
 json_t *
 evb_bus_stats (EvbBus *bus)
 {
@@ -510,7 +540,7 @@ evb_bus_stats (EvbBus *bus)
   evb_inbox_get_stats (bus->inbox, &inbox);
   evb_bus_get_totals (bus, &totals);
   return json_pack ("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:s, s:i,"
-                    " s:i}, s:o}",
+                    " s:i}, s:o, s:o}",
                     "bus",
                     "emitted", (json_int_t) totals.emitted,
                     "dispatched", (json_int_t) totals.dispatched,
@@ -531,5 +561,6 @@ evb_bus_stats (EvbBus *bus)
                     "overflow", evb_overflow_policy_to_string (bus->settings.overflow),
                     "inbox_limit", (int) inbox.limit,
                     "workers", (int) bus->settings.workers,
-                    "routes", route_list);
+                    "routes", route_list,
+                    "jobs", oldest_jobs_to_json (bus));
 }

@@ -117,8 +117,12 @@ void evb_bus_shutdown (EvbBus *bus, gint grace_ms);
  * N failed, N cancelled".  Caller frees. */
 char *evb_bus_summary (EvbBus *bus);
 
-/* Snapshot of every counter and histogram, as a new JSON object (see
- * stats.h for its shape).  Main thread. */
+/* How many in-flight jobs a stats snapshot lists (the oldest). */
+#define EVB_STATS_MAX_JOBS 100
+
+/* Snapshot of every counter and histogram, and the oldest jobs in flight,
+ * as a new JSON object (its shape: evb_plugin_get_stats () in plugin.h).
+ * Main thread. */
 json_t *evb_bus_stats (EvbBus *bus);
 
 /* Totals, for tests and the summary line. */

@@ -330,8 +330,13 @@ evb_plugin_release (EvbPlugin *plugin)
  * {"bus": {emitted, dispatched, dropped, unhandled, inbox_depth, ...},
  *  "routes": [{id, pattern, handler, plugin, mode, priority, matched,
  *  filtered, handled, completed, failed, cancelled, timeouts, waiting,
- *  executing, queue_wait_us: {...}, run_time_us: {...}}, ...]}.
- * For dashboards and metrics.  Main thread. */
+ *  executing, queue_wait_us: {...}, run_time_us: {...}}, ...],
+ *  "jobs": [{job, state, route, handler, plugin, event: {id, type}, age_us,
+ *  running_us (null while waiting)}, ...]: the oldest jobs in flight, oldest
+ *  first, at most 100 (bus.jobs_in_flight counts them all)}.
+ * For dashboards and metrics: reading it costs nothing while nobody asks,
+ * where following every job through status events costs three events per
+ * job.  Main thread. */
 static inline json_t *
 evb_plugin_get_stats (EvbPlugin *plugin)
 {
