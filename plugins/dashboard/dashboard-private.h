@@ -1,7 +1,7 @@
 /* The dashboard plugin's shared state.  Its stages, one file each:
  *
- *   dashboard.c  options, init/shutdown, the bus handlers that keep the
- *                in-flight jobs and the last failures
+ *   dashboard.c  options, init/shutdown, the bus handlers: the last
+ *                failures, status events for the streams that want them
  *   health.c     failure-rate window, stalled jobs, inbox saturation
  *   sse.c        /events clients, bounded buffers
  *   metrics.c    Prometheus text for /metrics
@@ -21,18 +21,8 @@ typedef struct _Dashboard Dashboard;
 typedef struct _SseClient SseClient;
 typedef struct _SseBlockPool SseBlockPool;
 
-/* A job seen in evbus.status.* and not finished yet. */
-typedef struct {
-  guint64 job;
-  const char *state;   /* interned */
-  char *handler;
-  char *plugin;        /* may be NULL (host routes) */
-  char *event_type;
-  guint64 event_id;
-  guint64 route_id;
-  gint64 since_us;     /* first status seen (real time) */
-  gint64 state_since_us;
-} DashJob;
+/* waiting, executing, completed, failed, cancelling, cancelled */
+#define DASH_N_STATUS_STATES 6
 
 /* One evbus.failure, trimmed to what the page shows. */
 typedef struct {
@@ -82,12 +72,14 @@ struct _Dashboard {
   guint window_s;
   guint stall_s;
 
-  guint64 status_route;
+  /* Per job state: /events clients whose pattern takes it, and our route
+   * for evbus.status.<state> while there is any. */
+  guint status_streams[DASH_N_STATUS_STATES];
+  guint64 status_routes[DASH_N_STATUS_STATES];
+  gboolean shutting_down;
   guint64 failure_route;
   guint tick_source;     /* evb_plugin_add_timeout */
 
-  GHashTable *in_flight; /* guint64 *job -> DashJob */
-  guint64 in_flight_untracked;
   GQueue failures;       /* DashFailure, newest first, at most history */
   guint64 failures_seen;
 
@@ -105,8 +97,10 @@ struct _Dashboard {
 
 /* dashboard.c */
 json_t *dash_snapshot (Dashboard *self, json_t *stats); /* steals @stats */
-/* Every in-flight job, oldest first (borrowed pointers). */
-GPtrArray *dash_jobs_by_age (Dashboard *self);
+/* An /events client whose @pattern (NULL: everything) came (@delta 1) or
+ * went (-1): the first stream that takes a job state subscribes to its
+ * status events, the last one to leave unsubscribes. */
+void dash_watch_status (Dashboard *self, const char *pattern, gint delta);
 
 /* health.c */
 void dash_health_sample (Dashboard *self, json_t *stats);

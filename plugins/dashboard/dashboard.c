@@ -1,9 +1,13 @@
 /* dashboard — a live status page, metrics and health checks for an evbus
  * pipeline, served over HTTP (libsoup-3) from the host's own main loop.
  *
- * It is an ordinary plugin: it subscribes to evbus.status.> and
- * evbus.failure like any other and reads the host's counters through
- * evb_plugin_get_stats().  No extra thread, no second loop.
+ * It is an ordinary plugin: it subscribes to evbus.failure like any other
+ * and reads the host's counters, histograms and oldest jobs in flight
+ * through evb_plugin_get_stats().  It subscribes to evbus.status.<state>
+ * only while an /events client asks for that state: the host makes status
+ * events only when someone listens, three per job, and a dashboard that
+ * nobody streams from should not cost a pipeline that much.  No extra
+ * thread, no second loop.
  *
  * Endpoints (see http.c): GET /  /events  /api/v1/snapshot  /metrics  /healthz
  *
@@ -21,9 +25,7 @@
  * dashboard.ready {"url": ...} so that tools and tests find the port. */
 #include "dashboard-private.h"
 
-/* Bounds what a flood of status events for jobs whose end we never see
- * (status events dropped by a full inbox) can cost. */
-#define MAX_TRACKED_JOBS 10000
+#include <string.h>
 
 /* Sees status and failure events before any handler can stop their chain. */
 #define OBSERVER_PRIORITY 1000000
@@ -31,15 +33,6 @@
 #define DASH_ERROR (dash_error_quark ())
 static GQuark dash_error_quark (void);
 G_DEFINE_QUARK (evb-dashboard-error-quark, dash_error)
-
-static void
-dash_job_free (DashJob *job)
-{
-  g_free (job->handler);
-  g_free (job->plugin);
-  g_free (job->event_type);
-  g_free (job);
-}
 
 static void
 dash_failure_free (DashFailure *failure)
@@ -53,62 +46,62 @@ dash_failure_free (DashFailure *failure)
   g_free (failure);
 }
 
-static gboolean
-is_final_state (const char *state)
+/* evbus.status.<state>: only subscribed while a stream asks for it. */
+static EvbResult
+on_status (EvbCall *call, const EvbEvent *event)
 {
-  return g_strcmp0 (state, "completed") == 0 || g_strcmp0 (state, "failed") == 0
-         || g_strcmp0 (state, "cancelled") == 0;
+  dash_sse_broadcast (call->route_data, event);
+  return EVB_CONTINUE;
+}
+
+static guint64 subscribe (Dashboard *self, const char *pattern, const char *label, EvbHandlerFunc func,
+                          GError **error);
+
+static const char *const status_types[DASH_N_STATUS_STATES] = {
+  "evbus.status.waiting", "evbus.status.executing", "evbus.status.completed",
+  "evbus.status.failed", "evbus.status.cancelling", "evbus.status.cancelled",
+};
+
+void
+dash_watch_status (Dashboard *self, const char *pattern, gint delta)
+{
+  for (guint i = 0; i < DASH_N_STATUS_STATES; i++)
+    {
+      if (pattern != NULL && !dash_pattern_match (pattern, status_types[i]))
+        continue;
+      self->status_streams[i] += (guint) delta;
+      if (delta > 0 && self->status_streams[i] == 1 && !self->shutting_down)
+        {
+          g_autoptr (GError) error = NULL;
+
+          self->status_routes[i] = subscribe (self, status_types[i], "status", on_status, &error);
+          if (self->status_routes[i] == 0)
+            evb_plugin_log (self->plugin, G_LOG_LEVEL_WARNING, "cannot stream %s: %s", status_types[i],
+                            error->message);
+        }
+      else if (delta < 0 && self->status_streams[i] == 0 && self->status_routes[i] != 0)
+        {
+          evb_plugin_unsubscribe (self->plugin, self->status_routes[i]);
+          self->status_routes[i] = 0;
+        }
+    }
+}
+
+static json_t *
+status_streams_to_json (Dashboard *self)
+{
+  json_t *streams = json_object ();
+
+  for (guint i = 0; i < DASH_N_STATUS_STATES; i++)
+    json_object_set_new (streams, status_types[i] + strlen ("evbus.status."),
+                         json_integer (self->status_streams[i]));
+  return streams;
 }
 
 static char *
 dup_member (json_t *object, const char *key)
 {
   return g_strdup (json_string_value (json_object_get (object, key)));
-}
-
-/* evbus.status.<state>: keeps the table of jobs in flight. */
-static EvbResult
-on_status (EvbCall *call, const EvbEvent *event)
-{
-  Dashboard *self = call->route_data;
-  json_t *data = event->data;
-  guint64 job_id = (guint64) json_integer_value (json_object_get (data, "job"));
-  const char *state = json_string_value (json_object_get (data, "state"));
-  gint64 time_us = json_integer_value (json_object_get (data, "time_us"));
-  DashJob *job;
-
-  if (time_us == 0)
-    time_us = event->time_us;
-  if (job_id != 0 && state != NULL)
-    {
-      if (is_final_state (state))
-        g_hash_table_remove (self->in_flight, &job_id);
-      else if ((job = g_hash_table_lookup (self->in_flight, &job_id)) != NULL)
-        {
-          job->state = g_intern_string (state);
-          job->state_since_us = time_us;
-        }
-      else if (g_hash_table_size (self->in_flight) >= MAX_TRACKED_JOBS)
-        self->in_flight_untracked++;
-      else
-        {
-          json_t *origin = json_object_get (data, "event");
-
-          job = g_new0 (DashJob, 1);
-          job->job = job_id;
-          job->state = g_intern_string (state);
-          job->handler = dup_member (data, "handler");
-          job->plugin = dup_member (data, "plugin");
-          job->event_type = dup_member (origin, "type");
-          job->event_id = (guint64) json_integer_value (json_object_get (origin, "id"));
-          job->route_id = (guint64) json_integer_value (json_object_get (json_object_get (data, "route"), "id"));
-          job->since_us = time_us;
-          job->state_since_us = time_us;
-          g_hash_table_insert (self->in_flight, &job->job, job);
-        }
-    }
-  dash_sse_broadcast (self, event);
-  return EVB_CONTINUE;
 }
 
 /* evbus.failure: keeps the last `history` failures. */
@@ -138,55 +131,6 @@ on_failure (EvbCall *call, const EvbEvent *event)
 
   dash_sse_broadcast (self, event);
   return EVB_CONTINUE;
-}
-
-static gint
-compare_job_age (gconstpointer a, gconstpointer b)
-{
-  const DashJob *x = *(const DashJob *const *) a;
-  const DashJob *y = *(const DashJob *const *) b;
-
-  if (x->since_us != y->since_us)
-    return x->since_us < y->since_us ? -1 : 1;
-  return x->job < y->job ? -1 : x->job > y->job;
-}
-
-GPtrArray *
-dash_jobs_by_age (Dashboard *self)
-{
-  GPtrArray *jobs = g_ptr_array_new ();
-  GHashTableIter iter;
-  gpointer value;
-
-  g_hash_table_iter_init (&iter, self->in_flight);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    g_ptr_array_add (jobs, value);
-  g_ptr_array_sort (jobs, compare_job_age);
-  return jobs;
-}
-
-static json_t *
-jobs_to_json (Dashboard *self, gint64 now_us)
-{
-  g_autoptr (GPtrArray) jobs = dash_jobs_by_age (self);
-  json_t *list = json_array ();
-
-  for (guint i = 0; i < jobs->len; i++)
-    {
-      DashJob *job = g_ptr_array_index (jobs, i);
-
-      json_array_append_new (list, json_pack ("{s:I, s:s, s:s?, s:s?, s:I, s:{s:I, s:s?}, s:I, s:I, s:I}",
-                                              "job", (json_int_t) job->job,
-                                              "state", job->state,
-                                              "handler", job->handler,
-                                              "plugin", job->plugin,
-                                              "route", (json_int_t) job->route_id,
-                                              "event", "id", (json_int_t) job->event_id, "type", job->event_type,
-                                              "since_us", (json_int_t) job->since_us,
-                                              "state_since_us", (json_int_t) job->state_since_us,
-                                              "age_ms", (json_int_t) (MAX (0, now_us - job->since_us) / 1000)));
-    }
-  return list;
 }
 
 static json_t *
@@ -224,14 +168,13 @@ dash_snapshot (Dashboard *self, json_t *stats)
   json_object_set_new (root, "time_us", json_integer (now_us));
   json_object_update (root, stats);
   json_object_set_new (root, "dashboard",
-                       json_pack ("{s:s, s:s, s:o, s:I, s:o, s:I, s:i, s:o, s:o}",
+                       json_pack ("{s:s, s:s, s:o, s:I, s:i, s:o, s:o, s:o}",
                                   "instance", self->plugin->name,
                                   "url", self->url,
-                                  "in_flight", jobs_to_json (self, now_us),
-                                  "in_flight_untracked", (json_int_t) self->in_flight_untracked,
                                   "recent_failures", failures_to_json (self),
                                   "failures_seen", (json_int_t) self->failures_seen,
                                   "history", (int) self->history,
+                                  "status_streams", status_streams_to_json (self),
                                   "sse", dash_sse_to_json (self),
                                   "health", dash_health_to_json (self, &health)));
   dash_health_clear (&health);
@@ -255,7 +198,6 @@ static void
 dashboard_free (Dashboard *self)
 {
   dash_http_stop (self);
-  g_clear_pointer (&self->in_flight, g_hash_table_unref);
   g_queue_clear_full (&self->failures, (GDestroyNotify) dash_failure_free);
   g_clear_pointer (&self->samples, g_array_unref);
   g_clear_pointer (&self->sse_pool, dash_sse_pool_unref);
@@ -326,15 +268,11 @@ dashboard_init (EvbPlugin *plugin, GError **error)
       return FALSE;
     }
   self->sse_buffer_cap = (gsize) buffer_kb * 1024;
-  self->in_flight = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) dash_job_free);
   g_queue_init (&self->failures);
   self->samples = g_array_new (FALSE, FALSE, sizeof (DashSample));
   self->sse_pool = dash_sse_pool_new ();
   self->sse_scratch = g_string_sized_new (1024);
 
-  self->status_route = subscribe (self, "evbus.status.>", "status", on_status, error);
-  if (self->status_route == 0)
-    return FALSE;
   self->failure_route = subscribe (self, "evbus.failure", "failure", on_failure, error);
   if (self->failure_route == 0)
     return FALSE;
@@ -363,7 +301,11 @@ dashboard_shutdown (EvbPlugin *plugin)
 {
   Dashboard *self = plugin->instance_data;
 
-  evb_plugin_unsubscribe (plugin, self->status_route);
+  self->shutting_down = TRUE;
+  for (guint i = 0; i < DASH_N_STATUS_STATES; i++)
+    if (self->status_routes[i] != 0)
+      evb_plugin_unsubscribe (plugin, self->status_routes[i]);
+  memset (self->status_routes, 0, sizeof self->status_routes);
   evb_plugin_unsubscribe (plugin, self->failure_route);
   if (self->tick_source != 0)
     evb_plugin_remove_source (plugin, self->tick_source);

@@ -81,10 +81,12 @@ void
 dash_health_evaluate (Dashboard *self, json_t *stats, DashHealth *health)
 {
   json_t *bus = json_object_get (stats, "bus");
-  gint64 now_us = g_get_real_time ();
+  json_t *jobs = json_object_get (stats, "jobs");
   gint64 stall_us = (gint64) self->stall_s * G_USEC_PER_SEC;
-  g_autoptr (GPtrArray) jobs = dash_jobs_by_age (self);
-  DashJob *oldest = NULL;
+  gboolean listed_all;
+  json_t *oldest = NULL;
+  json_t *job;
+  gsize i;
 
   memset (health, 0, sizeof *health);
   health->reasons = g_ptr_array_new_with_free_func (g_free);
@@ -98,27 +100,29 @@ dash_health_evaluate (Dashboard *self, json_t *stats, DashHealth *health)
                                       self->failure_rate_threshold * 100.0, health->window_failed,
                                       health->window_runs));
 
-  for (guint i = 0; i < jobs->len; i++)
+  /* The host lists the oldest jobs, oldest first: the stalled ones lead. */
+  json_array_foreach (jobs, i, job)
     {
-      DashJob *job = g_ptr_array_index (jobs, i);
-
-      if (now_us - job->since_us > stall_us)
-        {
-          health->stalled_jobs++;
-          if (oldest == NULL)
-            oldest = job;
-        }
+      if (json_integer_value (json_object_get (job, "age_us")) <= stall_us)
+        break;
+      health->stalled_jobs++;
+      if (oldest == NULL)
+        oldest = job;
     }
+  listed_all = (json_int_t) json_array_size (jobs) == json_integer_value (json_object_get (bus, "jobs_in_flight"));
   if (oldest != NULL)
     {
-      g_autofree char *age = format_seconds (now_us - oldest->since_us);
+      g_autofree char *age = format_seconds (json_integer_value (json_object_get (oldest, "age_us")));
 
       g_ptr_array_add (health->reasons,
-                       g_strdup_printf ("%u job%s in flight longer than %u s (oldest: %s, job %" G_GUINT64_FORMAT
+                       g_strdup_printf ("%s%u job%s in flight longer than %u s (oldest: %s, job %" G_GINT64_FORMAT
                                         ", %s, %s)",
+                                        health->stalled_jobs == json_array_size (jobs) && !listed_all ? "at least "
+                                                                                                      : "",
                                         health->stalled_jobs, health->stalled_jobs == 1 ? "" : "s", self->stall_s,
-                                        oldest->handler != NULL ? oldest->handler : "?", oldest->job, oldest->state,
-                                        age));
+                                        json_string_value (json_object_get (oldest, "handler")),
+                                        (gint64) json_integer_value (json_object_get (oldest, "job")),
+                                        json_string_value (json_object_get (oldest, "state")), age));
     }
 
   health->inbox_depth = (guint) json_integer_value (json_object_get (bus, "inbox_depth"));

@@ -165,6 +165,15 @@ histogram (GString *out, json_t *routes, char **labels, const char *key, const c
     }
 }
 
+/* The host lists jobs in flight oldest first. */
+static double
+oldest_job_age_us (json_t *stats)
+{
+  json_t *oldest = json_array_get (json_object_get (stats, "jobs"), 0);
+
+  return oldest != NULL ? (double) json_integer_value (json_object_get (oldest, "age_us")) : 0.0;
+}
+
 char *
 dash_metrics_render (Dashboard *self, json_t *stats, const DashHealth *health)
 {
@@ -180,6 +189,7 @@ dash_metrics_render (Dashboard *self, json_t *stats, const DashHealth *health)
   g_auto (GStrv) labels = g_new0 (char *, n_routes + 1);
   GString *out = g_string_sized_new (4096 + n_routes * 8192);
   char rate[G_ASCII_DTOSTR_BUF_SIZE];
+  char age[G_ASCII_DTOSTR_BUF_SIZE];
 
   for (gsize i = 0; i < n_routes; i++)
     labels[i] = route_labels (json_array_get (routes, i));
@@ -202,6 +212,9 @@ dash_metrics_render (Dashboard *self, json_t *stats, const DashHealth *health)
   bus_gauge (out, bus, "inbox_peak", "evbus_inbox_peak", "Highest inbox depth seen.");
   bus_gauge (out, bus, "inbox_limit", "evbus_inbox_limit", "Inbox capacity.");
   bus_gauge (out, bus, "workers", "evbus_workers", "Worker threads for async handlers.");
+  family (out, "evbus_oldest_job_age_seconds", "gauge", "Age of the oldest async job in flight (0: none).");
+  g_string_append_printf (out, "evbus_oldest_job_age_seconds %s\n",
+                          g_ascii_dtostr (age, sizeof age, oldest_job_age_us (stats) / 1e6));
 
   route_family (out, routes, labels, "evbus_route_matched_total", "counter",
                 "Events whose type matched the route (owner alive).", matched_key, NULL);
@@ -227,8 +240,6 @@ dash_metrics_render (Dashboard *self, json_t *stats, const DashHealth *health)
   sample_u64 (out, "evbus_dashboard_sse_dropped_clients_total", "", self->sse_dropped_clients);
   family (out, "evbus_dashboard_sse_buffered_bytes", "gauge", "Bytes queued for /events clients, not yet written.");
   sample_u64 (out, "evbus_dashboard_sse_buffered_bytes", "", dash_sse_buffered (self));
-  family (out, "evbus_dashboard_tracked_jobs", "gauge", "Jobs in flight as seen in status events.");
-  sample_u64 (out, "evbus_dashboard_tracked_jobs", "", g_hash_table_size (self->in_flight));
   family (out, "evbus_dashboard_failure_rate", "gauge", "Share of handler runs that failed in the health window.");
   g_string_append_printf (out, "evbus_dashboard_failure_rate %s\n",
                           g_ascii_dtostr (rate, sizeof rate, health->failure_rate));

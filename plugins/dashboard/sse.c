@@ -15,6 +15,7 @@
  * the socket). */
 #include "dashboard-private.h"
 
+#include <errno.h>
 #include <gio/gnetworking.h>
 #include <string.h>
 
@@ -53,6 +54,7 @@ struct _SseClient {
   guint64 written;        /* bytes libsoup wrote to the socket */
   gulong wrote_handler;
   gulong finished_handler;
+  GSource *hangup;        /* sees the peer close; NULL once it spoke */
 };
 
 SseBlockPool *
@@ -191,9 +193,15 @@ client_forget (SseClient *client)
   Dashboard *self = client->dashboard;
 
   self->sse_clients = g_list_remove (self->sse_clients, client);
+  dash_watch_status (self, client->pattern, -1);
   g_signal_handler_disconnect (client->msg, client->wrote_handler);
   g_signal_handler_disconnect (client->msg, client->finished_handler);
   g_object_unref (client->msg);
+  if (client->hangup != NULL)
+    {
+      g_source_destroy (client->hangup);
+      g_source_unref (client->hangup);
+    }
   if (client->block != NULL)
     block_release (client->block);
   g_free (client->pattern);
@@ -341,6 +349,30 @@ client_queue (SseClient *client, const char *text, gsize length)
   return TRUE;
 }
 
+/* A stream's peer never sends anything: the socket turning readable means
+ * it closed (a closed page, a killed curl).  libsoup would only find out on
+ * the next write, and until then the client would keep its share of the
+ * buffers and, if it asked for status events, the bus making them. */
+static gboolean
+client_hangup (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  SseClient *client = user_data;
+  char byte;
+  gssize n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+    return G_SOURCE_CONTINUE;
+  if (n > 0)
+    {
+      /* It sent something after all (a pipelined request): not ours to
+       * read, and the watch would fire forever.  Writes will tell. */
+      g_clear_pointer (&client->hangup, g_source_unref);
+      return G_SOURCE_REMOVE;
+    }
+  client_close (client, FALSE);
+  return G_SOURCE_REMOVE;
+}
+
 void
 dash_sse_start (Dashboard *self, SoupServerMessage *msg, const char *pattern)
 {
@@ -363,6 +395,15 @@ dash_sse_start (Dashboard *self, SoupServerMessage *msg, const char *pattern)
   client->wrote_handler = g_signal_connect (msg, "wrote-body-data", G_CALLBACK (client_wrote), client);
   client->finished_handler = g_signal_connect (msg, "finished", G_CALLBACK (client_finished), client);
   self->sse_clients = g_list_prepend (self->sse_clients, client);
+  dash_watch_status (self, client->pattern, 1);
+  if (soup_server_message_get_socket (msg) != NULL)
+    {
+      client->hangup = g_socket_create_source (soup_server_message_get_socket (msg), G_IO_IN | G_IO_HUP | G_IO_ERR,
+                                               NULL);
+      g_source_set_static_name (client->hangup, "dashboard sse hangup");
+      g_source_set_callback (client->hangup, G_SOURCE_FUNC (client_hangup), client, NULL);
+      g_source_attach (client->hangup, self->context);
+    }
 
   soup_message_body_append (body, SOUP_MEMORY_STATIC, preamble, sizeof preamble - 1);
   client->appended += sizeof preamble - 1;

@@ -21,6 +21,74 @@ log_handler (const char *domain, GLogLevelFlags level, const char *message, gpoi
     g_ptr_array_add (logged, g_strdup (message));
 }
 
+/* Routes of the snapshot whose handler is @handler. */
+static guint
+count_routes (json_t *snapshot, const char *handler)
+{
+  guint count = 0;
+  gsize i;
+  json_t *route;
+
+  json_array_foreach (json_object_get (snapshot, "routes"), i, route)
+    if (g_strcmp0 (json_string_value (json_object_get (route, "handler")), handler) == 0)
+      count++;
+  return count;
+}
+
+/* The dashboard's routes for status events, as "pattern pattern ...". */
+static char *
+status_patterns_now (Dash *dash)
+{
+  g_autoptr (json_t) snapshot = get_snapshot (dash);
+  GString *patterns = g_string_new (NULL);
+  gsize i;
+  json_t *route;
+
+  json_array_foreach (json_object_get (snapshot, "routes"), i, route)
+    if (g_strcmp0 (json_string_value (json_object_get (route, "handler")), "dashboard.status") == 0)
+      g_string_append_printf (patterns, "%s%s", patterns->len > 0 ? " " : "",
+                              json_string_value (json_object_get (route, "pattern")));
+  return g_string_free (patterns, FALSE);
+}
+
+/* Asks until the routes are @expected: a closed stream is noticed when its
+ * socket's hang-up is dispatched, which may come after the next request. */
+static void
+assert_status_patterns (Dash *dash, const char *expected)
+{
+  gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
+
+  for (;;)
+    {
+      g_autofree char *patterns = status_patterns_now (dash);
+
+      if (strcmp (patterns, expected) == 0)
+        return;
+      if (g_get_monotonic_time () > deadline)
+        fail_msg ("status routes: \"%s\", expected \"%s\"", patterns, expected);
+    }
+}
+
+/* Asks until the dashboard counts @expected /events clients.  Sooner than
+ * the 15 s keep-alive ping, whose write would also find a closed peer: the
+ * hang-up itself must be seen. */
+static void
+wait_sse_clients (Dash *dash, json_int_t expected)
+{
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+  for (;;)
+    {
+      g_autoptr (json_t) snapshot = get_snapshot (dash);
+      json_int_t clients = json_path_int (snapshot, "dashboard", "sse", "clients", NULL);
+
+      if (clients == expected)
+        return;
+      if (g_get_monotonic_time () > deadline)
+        fail_msg ("%" JSON_INTEGER_FORMAT " /events clients, expected %" JSON_INTEGER_FORMAT, clients, expected);
+    }
+}
+
 /* ---- loading ------------------------------------------------------------- */
 
 /* GET / serves one self-contained page; the URL is logged and emitted. */
@@ -219,13 +287,15 @@ test_snapshot_counts (G_GNUC_UNUSED void **state)
   note = route_by_handler (snapshot, "work.note");
   assert_int_equal (json_path_int (note, "completed", NULL), 3);
   assert_int_equal (json_path_int (note, "failed", NULL), 0);
-  /* The dashboard's own observers saw every status and failure event. */
-  assert_int_equal (json_path_int (route_by_handler (snapshot, "dashboard.status"), "completed", NULL), 15);
+  /* The dashboard saw every failure event; with no stream asking for
+   * them, it has no route for status events. */
   assert_int_equal (json_path_int (route_by_handler (snapshot, "dashboard.failure"), "completed", NULL), 2);
+  assert_int_equal (count_routes (snapshot, "dashboard.status"), 0);
 
   board = json_object_get (snapshot, "dashboard");
   assert_string_equal (json_string_value (json_object_get (board, "url")), dash->url);
-  assert_int_equal (json_array_size (json_object_get (board, "in_flight")), 0);
+  assert_int_equal (json_array_size (json_object_get (snapshot, "jobs")), 0);
+  assert_int_equal (json_path_int (board, "status_streams", "completed", NULL), 0);
   assert_int_equal (json_path_int (board, "failures_seen", NULL), 2);
   failures = json_object_get (board, "recent_failures");
   assert_int_equal (json_array_size (failures), 2);
@@ -252,7 +322,8 @@ test_snapshot_counts (G_GNUC_UNUSED void **state)
   dash_stop (dash);
 }
 
-/* A job held in its handler shows in flight, with its age, until it ends. */
+/* A job held in its handler shows in flight, with its age, until it ends:
+ * the host's list, oldest first, with no status stream open. */
 static void
 test_in_flight_jobs (G_GNUC_UNUSED void **state)
 {
@@ -260,31 +331,48 @@ test_in_flight_jobs (G_GNUC_UNUSED void **state)
   g_autoptr (json_t) during = NULL;
   g_autoptr (json_t) after = NULL;
   const EvbEvent *executing;
+  const EvbEvent *slow;
+  json_t *jobs;
   json_t *job;
 
-  dash_add_route (dash, "job.*", "work.run", "{\"mode\": \"async\"}");
+  dash_add_route (dash, "job.*", "work.run", "{\"mode\": \"async\", \"max_concurrency\": 1}");
   gate_set (FALSE);
   dash_emit (dash, "job.slow", "{\"block\": true}");
   dash_run_until_count (dash, "evbus.status.executing", 1);
+  dash_emit (dash, "job.queued", NULL);
+  dash_run_until_count (dash, "evbus.status.waiting", 2);
   executing = evb_harness_find (dash->harness, "evbus.status.executing", 0);
+  slow = evb_harness_find (dash->harness, "job.slow", 0);
 
   during = get_snapshot (dash);
-  assert_int_equal (json_array_size (json_object_get (json_object_get (during, "dashboard"), "in_flight")), 1);
-  job = json_array_get (json_object_get (json_object_get (during, "dashboard"), "in_flight"), 0);
+  jobs = json_object_get (during, "jobs");
+  assert_int_equal (json_array_size (jobs), 2);
+  job = json_array_get (jobs, 0);
   assert_int_equal (json_path_int (job, "job", NULL), json_path_int (executing->data, "job", NULL));
   assert_string_equal (json_string_value (json_object_get (job, "state")), "executing");
   assert_string_equal (json_string_value (json_object_get (job, "handler")), "work.run");
   assert_string_equal (json_string_value (json_object_get (job, "plugin")), "work");
+  assert_int_equal (json_path_int (job, "route", NULL), json_path_int (route_by_handler (during, "work.run"), "id",
+                                                                       NULL));
   assert_string_equal (json_string_value (json_object_get (json_object_get (job, "event"), "type")), "job.slow");
-  assert_true (json_path_int (job, "age_ms", NULL) >= 0);
+  assert_int_equal (json_path_int (job, "event", "id", NULL), (json_int_t) slow->id);
+  assert_true (json_path_int (job, "running_us", NULL) >= 0);
+  assert_true (json_path_int (job, "age_us", NULL) >= json_path_int (job, "running_us", NULL));
+  /* The second waits for the first's slot: not started, no run time. */
+  job = json_array_get (jobs, 1);
+  assert_string_equal (json_string_value (json_object_get (job, "state")), "waiting");
+  assert_string_equal (json_string_value (json_object_get (json_object_get (job, "event"), "type")), "job.queued");
+  assert_true (json_is_null (json_object_get (job, "running_us")));
+  assert_true (json_path_int (job, "age_us", NULL) >= 0);
   assert_int_equal (json_path_int (route_by_handler (during, "work.run"), "executing", NULL), 1);
-  assert_int_equal (json_path_int (during, "bus", "jobs_in_flight", NULL), 1);
+  assert_int_equal (json_path_int (route_by_handler (during, "work.run"), "waiting", NULL), 1);
+  assert_int_equal (json_path_int (during, "bus", "jobs_in_flight", NULL), 2);
 
   gate_set (TRUE);
   dash_run_until_idle (dash);
   after = get_snapshot (dash);
-  assert_int_equal (json_array_size (json_object_get (json_object_get (after, "dashboard"), "in_flight")), 0);
-  assert_int_equal (json_path_int (route_by_handler (after, "work.run"), "completed", NULL), 1);
+  assert_int_equal (json_array_size (json_object_get (after, "jobs")), 0);
+  assert_int_equal (json_path_int (route_by_handler (after, "work.run"), "completed", NULL), 2);
   dash_stop (dash);
 }
 
@@ -1087,6 +1175,55 @@ test_events_stream_and_pattern (G_GNUC_UNUSED void **state)
   dash_stop (dash);
 }
 
+/* Status events cost the bus three events per job, made only while someone
+ * listens: the dashboard listens to a job state only while an /events
+ * stream asks for it, and stops with the last one. */
+static void
+test_status_routes_follow_streams (G_GNUC_UNUSED void **state)
+{
+  Dash *dash = dash_start (NULL, "{\"listen\": \"127.0.0.1:0\"}");
+  Stream *page;
+  Stream *failed;
+  Stream *everything;
+  Stream *ends;
+  g_autoptr (json_t) snapshot = NULL;
+
+  assert_status_patterns (dash, "");
+
+  /* What the page opens: failures only. */
+  page = stream_open (dash, "/events?pattern=evbus.failure");
+  assert_status_patterns (dash, "");
+
+  failed = stream_open (dash, "/events?pattern=evbus.status.failed");
+  assert_status_patterns (dash, "evbus.status.failed");
+
+  everything = stream_open (dash, "/events");
+  ends = stream_open (dash, "/events?pattern=evbus.status.*");
+  assert_status_patterns (dash, "evbus.status.failed evbus.status.waiting evbus.status.executing "
+                                 "evbus.status.completed evbus.status.cancelling evbus.status.cancelled");
+  snapshot = get_snapshot (dash);
+  assert_int_equal (json_path_int (snapshot, "dashboard", "status_streams", "waiting", NULL), 2);
+  assert_int_equal (json_path_int (snapshot, "dashboard", "status_streams", "failed", NULL), 3);
+  assert_int_equal (json_path_int (snapshot, "dashboard", "status_streams", "cancelled", NULL), 2);
+
+  /* Routes go with the last stream that wanted them. */
+  stream_close (dash, everything);
+  wait_sse_clients (dash, 3);
+  assert_status_patterns (dash, "evbus.status.failed evbus.status.waiting evbus.status.executing "
+                                 "evbus.status.completed evbus.status.cancelling evbus.status.cancelled");
+  stream_close (dash, ends);
+  assert_status_patterns (dash, "evbus.status.failed");
+  stream_close (dash, failed);
+  assert_status_patterns (dash, "");
+
+  /* And come back with the next. */
+  failed = stream_open (dash, "/events?pattern=evbus.status.failed");
+  assert_status_patterns (dash, "evbus.status.failed");
+  stream_close (dash, failed);
+  stream_close (dash, page);
+  dash_stop (dash);
+}
+
 typedef struct {
   int fd;
   gboolean closed;
@@ -1266,6 +1403,7 @@ main (void)
     cmocka_unit_test (test_listen_and_option_errors),
     cmocka_unit_test (test_snapshot_counts),
     cmocka_unit_test (test_in_flight_jobs),
+    cmocka_unit_test (test_status_routes_follow_streams),
     cmocka_unit_test (test_metrics_exposition),
     cmocka_unit_test (test_healthz_failure_rate_window),
     cmocka_unit_test (test_healthz_stalled_job),
