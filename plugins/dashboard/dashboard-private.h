@@ -91,6 +91,7 @@ struct _Dashboard {
   GString *sse_scratch;  /* the event being sent, reused */
   guint64 sse_dropped_clients;
   guint64 sse_events_sent;
+  guint64 sse_events_skipped; /* over a stream's max_rate */
   gsize sse_peak_buffered;
   gint64 sse_last_ping_us;
 };
@@ -115,9 +116,15 @@ SseBlockPool *dash_sse_pool_new (void);
 void dash_sse_pool_unref (SseBlockPool *pool);
 gboolean dash_pattern_valid (const char *pattern);
 gboolean dash_pattern_match (const char *pattern, const char *type);
-void dash_sse_start (Dashboard *self, SoupServerMessage *msg, const char *pattern);
+/* ?max_rate= bounds: events per second a stream may ask to be limited to. */
+#define DASH_SSE_MAX_RATE 1000000
+/* @max_rate: events per second at most (0: all); what goes over is
+ * counted and announced in an "event: skipped" message. */
+void dash_sse_start (Dashboard *self, SoupServerMessage *msg, const char *pattern, guint max_rate);
+void dash_sse_report_skipped (Dashboard *self);
 void dash_sse_broadcast (Dashboard *self, const EvbEvent *event);
 void dash_sse_ping (Dashboard *self);
+void dash_sse_reap_closed (Dashboard *self);
 gsize dash_sse_buffered (Dashboard *self);
 json_t *dash_sse_to_json (Dashboard *self);
 void dash_sse_close_all (Dashboard *self);

@@ -190,6 +190,8 @@ tick (gpointer user_data)
 
   dash_health_sample (self, stats);
   json_decref (stats);
+  dash_sse_reap_closed (self);
+  dash_sse_report_skipped (self);
   dash_sse_ping (self);
   return G_SOURCE_CONTINUE;
 }

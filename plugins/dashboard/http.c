@@ -1,7 +1,7 @@
 /* The HTTP side: one libsoup server on the host's main context.
  *
  *   GET /                  the page (HTML, CSS and JS from the plugin's resources)
- *   GET /events[?pattern=] Server-Sent Events (sse.c)
+ *   GET /events[?pattern=&max_rate=] Server-Sent Events (sse.c)
  *   GET /api/v1/snapshot   JSON: host counters and histograms + the dashboard's own state
  *   GET /metrics           Prometheus text 0.0.4 (metrics.c)
  *   GET /healthz           200 "ok" or 503 with one reason per line (health.c)
@@ -180,18 +180,25 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
   else if (strcmp (path, "/events") == 0)
     {
       const char *pattern = query != NULL ? g_hash_table_lookup (query, "pattern") : NULL;
+      const char *rate_text = query != NULL ? g_hash_table_lookup (query, "max_rate") : NULL;
+      guint64 max_rate = 0;
 
       if (pattern != NULL && !dash_pattern_valid (pattern))
         respond (msg, SOUP_STATUS_BAD_REQUEST, "text/plain; charset=utf-8",
                  g_strdup_printf ("bad pattern \"%s\": dotted segments [a-z0-9_-]+, \"*\" or a final \">\"\n",
                                   pattern));
+      else if (rate_text != NULL
+               && !g_ascii_string_to_unsigned (rate_text, 10, 1, DASH_SSE_MAX_RATE, &max_rate, NULL))
+        respond (msg, SOUP_STATUS_BAD_REQUEST, "text/plain; charset=utf-8",
+                 g_strdup_printf ("bad max_rate \"%s\": events per second, a whole number from 1 to %u\n",
+                                  rate_text, DASH_SSE_MAX_RATE));
       else if (method == SOUP_METHOD_HEAD)
         {
           soup_server_message_set_status (msg, SOUP_STATUS_OK, NULL);
           soup_message_headers_set_content_type (headers, "text/event-stream", NULL);
         }
       else
-        dash_sse_start (self, msg, pattern);
+        dash_sse_start (self, msg, pattern, (guint) max_rate);
     }
   else
     respond_text (msg, SOUP_STATUS_NOT_FOUND, "not found: try /, /events, /api/v1/snapshot, /metrics, /healthz\n");

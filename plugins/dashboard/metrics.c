@@ -238,6 +238,9 @@ dash_metrics_render (Dashboard *self, json_t *stats, const DashHealth *health)
   family (out, "evbus_dashboard_sse_dropped_clients_total", "counter",
           "/events clients cut off for falling sse_buffer_kb behind.");
   sample_u64 (out, "evbus_dashboard_sse_dropped_clients_total", "", self->sse_dropped_clients);
+  family (out, "evbus_dashboard_sse_skipped_events_total", "counter",
+          "Events not sent to /events clients over their max_rate (each was told how many).");
+  sample_u64 (out, "evbus_dashboard_sse_skipped_events_total", "", self->sse_events_skipped);
   family (out, "evbus_dashboard_sse_buffered_bytes", "gauge", "Bytes queued for /events clients, not yet written.");
   sample_u64 (out, "evbus_dashboard_sse_buffered_bytes", "", dash_sse_buffered (self));
   family (out, "evbus_dashboard_failure_rate", "gauge", "Share of handler runs that failed in the health window.");

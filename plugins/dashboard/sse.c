@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <gio/gnetworking.h>
+#include <poll.h>
 #include <string.h>
 
 /* How long events may wait to be coalesced into one write... */
@@ -54,7 +55,11 @@ struct _SseClient {
   guint64 written;        /* bytes libsoup wrote to the socket */
   gulong wrote_handler;
   gulong finished_handler;
-  GSource *hangup;        /* sees the peer close; NULL once it spoke */
+  /* ?max_rate: a token bucket holding up to one second of events. */
+  guint max_rate;         /* 0: unlimited */
+  double tokens;
+  gint64 refilled_us;
+  guint64 skipped;        /* since the last "skipped" message */
 };
 
 SseBlockPool *
@@ -197,11 +202,6 @@ client_forget (SseClient *client)
   g_signal_handler_disconnect (client->msg, client->wrote_handler);
   g_signal_handler_disconnect (client->msg, client->finished_handler);
   g_object_unref (client->msg);
-  if (client->hangup != NULL)
-    {
-      g_source_destroy (client->hangup);
-      g_source_unref (client->hangup);
-    }
   if (client->block != NULL)
     block_release (client->block);
   g_free (client->pattern);
@@ -349,32 +349,8 @@ client_queue (SseClient *client, const char *text, gsize length)
   return TRUE;
 }
 
-/* A stream's peer never sends anything: the socket turning readable means
- * it closed (a closed page, a killed curl).  libsoup would only find out on
- * the next write, and until then the client would keep its share of the
- * buffers and, if it asked for status events, the bus making them. */
-static gboolean
-client_hangup (GSocket *socket, GIOCondition condition, gpointer user_data)
-{
-  SseClient *client = user_data;
-  char byte;
-  gssize n = recv (g_socket_get_fd (socket), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-    return G_SOURCE_CONTINUE;
-  if (n > 0)
-    {
-      /* It sent something after all (a pipelined request): not ours to
-       * read, and the watch would fire forever.  Writes will tell. */
-      g_clear_pointer (&client->hangup, g_source_unref);
-      return G_SOURCE_REMOVE;
-    }
-  client_close (client, FALSE);
-  return G_SOURCE_REMOVE;
-}
-
 void
-dash_sse_start (Dashboard *self, SoupServerMessage *msg, const char *pattern)
+dash_sse_start (Dashboard *self, SoupServerMessage *msg, const char *pattern, guint max_rate)
 {
   static const char preamble[] = ": evbus dashboard stream\nretry: 2000\n\n";
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
@@ -392,18 +368,13 @@ dash_sse_start (Dashboard *self, SoupServerMessage *msg, const char *pattern)
   client->dashboard = self;
   client->msg = g_object_ref (msg);
   client->pattern = g_strdup (pattern);
+  client->max_rate = max_rate;
+  client->tokens = max_rate;
+  client->refilled_us = g_get_monotonic_time ();
   client->wrote_handler = g_signal_connect (msg, "wrote-body-data", G_CALLBACK (client_wrote), client);
   client->finished_handler = g_signal_connect (msg, "finished", G_CALLBACK (client_finished), client);
   self->sse_clients = g_list_prepend (self->sse_clients, client);
   dash_watch_status (self, client->pattern, 1);
-  if (soup_server_message_get_socket (msg) != NULL)
-    {
-      client->hangup = g_socket_create_source (soup_server_message_get_socket (msg), G_IO_IN | G_IO_HUP | G_IO_ERR,
-                                               NULL);
-      g_source_set_static_name (client->hangup, "dashboard sse hangup");
-      g_source_set_callback (client->hangup, G_SOURCE_FUNC (client_hangup), client, NULL);
-      g_source_attach (client->hangup, self->context);
-    }
 
   soup_message_body_append (body, SOUP_MEMORY_STATIC, preamble, sizeof preamble - 1);
   client->appended += sizeof preamble - 1;
@@ -561,10 +532,49 @@ format_event (GString *out, const EvbEvent *event)
   g_string_append (out, "}\n\n");
 }
 
+/* FALSE when @client is over its max_rate (and the event is counted as
+ * skipped for it). */
+static gboolean
+client_takes_one (SseClient *client, gint64 now_us)
+{
+  if (client->max_rate == 0)
+    return TRUE;
+  client->tokens = MIN ((double) client->max_rate,
+                        client->tokens + (double) (now_us - client->refilled_us) * client->max_rate / G_USEC_PER_SEC);
+  client->refilled_us = now_us;
+  if (client->tokens >= 1.0)
+    {
+      client->tokens -= 1.0;
+      return TRUE;
+    }
+  client->skipped++;
+  client->dashboard->sse_events_skipped++;
+  return FALSE;
+}
+
+/* Tells the client how many events it did not get:
+ *   event: skipped
+ *   data: {"skipped":N,"max_rate":R}
+ * Returns FALSE when the client is gone. */
+static gboolean
+client_report_skipped (SseClient *client)
+{
+  char text[128];
+  int length;
+
+  if (client->skipped == 0)
+    return TRUE;
+  length = g_snprintf (text, sizeof text, "event: skipped\ndata: {\"skipped\":%" G_GUINT64_FORMAT
+                       ",\"max_rate\":%u}\n\n", client->skipped, client->max_rate);
+  client->skipped = 0;
+  return client_queue (client, text, (gsize) length);
+}
+
 void
 dash_sse_broadcast (Dashboard *self, const EvbEvent *event)
 {
   gboolean formatted = FALSE;
+  gint64 now_us = 0;
   GList *next;
 
   for (GList *l = self->sse_clients; l != NULL; l = next)
@@ -574,6 +584,10 @@ dash_sse_broadcast (Dashboard *self, const EvbEvent *event)
       next = l->next; /* a client may be dropped below */
       if (client->pattern != NULL && !dash_pattern_match (client->pattern, event->type))
         continue;
+      if (client->max_rate != 0 && now_us == 0)
+        now_us = g_get_monotonic_time ();
+      if (!client_takes_one (client, now_us) || !client_report_skipped (client))
+        continue;
       if (!formatted)
         {
           format_event (self->sse_scratch, event);
@@ -581,6 +595,62 @@ dash_sse_broadcast (Dashboard *self, const EvbEvent *event)
         }
       if (client_queue (client, self->sse_scratch->str, self->sse_scratch->len))
         self->sse_events_sent++;
+    }
+}
+
+/* On the tick: a burst that went over a stream's rate and then stopped
+ * is still announced. */
+void
+dash_sse_report_skipped (Dashboard *self)
+{
+  GList *next;
+
+  for (GList *l = self->sse_clients; l != NULL; l = next)
+    {
+      next = l->next;
+      client_report_skipped (l->data);
+    }
+}
+
+/* A stream's peer never sends anything: its socket turning readable with
+ * nothing to read means it closed (a closed page, a killed curl).  libsoup
+ * would only find out at the next write, and until then the client keeps
+ * its buffers and, if it asked for status events, the bus making them.
+ * Looked for on the dashboard's tick, in one poll () for all streams,
+ * rather than with a watch per socket that every loop iteration would
+ * poll while the bus is busy. */
+void
+dash_sse_reap_closed (Dashboard *self)
+{
+  guint n = g_list_length (self->sse_clients);
+  g_autofree struct pollfd *fds = g_new0 (struct pollfd, MAX (n, 1));
+  g_autofree SseClient **clients = g_new0 (SseClient *, MAX (n, 1));
+  guint i = 0;
+
+  for (GList *l = self->sse_clients; l != NULL; l = l->next)
+    {
+      GSocket *socket = soup_server_message_get_socket (((SseClient *) l->data)->msg);
+
+      if (socket == NULL)
+        continue;
+      clients[i] = l->data;
+      fds[i].fd = g_socket_get_fd (socket);
+      fds[i].events = POLLIN;
+      i++;
+    }
+  if (i == 0 || poll (fds, i, 0) <= 0)
+    return;
+  for (guint k = 0; k < i; k++)
+    {
+      char byte;
+      gssize peeked;
+
+      if ((fds[k].revents & (POLLIN | POLLHUP | POLLERR)) == 0)
+        continue;
+      /* Readable with bytes (a pipelined request) is not a hang-up. */
+      peeked = recv (fds[k].fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (peeked == 0 || (peeked < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        client_close (clients[k], FALSE);
     }
 }
 
@@ -604,10 +674,11 @@ dash_sse_ping (Dashboard *self)
 json_t *
 dash_sse_to_json (Dashboard *self)
 {
-  return json_pack ("{s:i, s:I, s:I, s:I, s:I, s:I}",
+  return json_pack ("{s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
                     "clients", (int) g_list_length (self->sse_clients),
                     "dropped_clients", (json_int_t) self->sse_dropped_clients,
                     "events_sent", (json_int_t) self->sse_events_sent,
+                    "events_skipped", (json_int_t) self->sse_events_skipped,
                     "buffered_bytes", (json_int_t) dash_sse_buffered (self),
                     "peak_buffered_bytes", (json_int_t) self->sse_peak_buffered,
                     "buffer_cap_bytes", (json_int_t) self->sse_buffer_cap);

@@ -1224,6 +1224,87 @@ test_status_routes_follow_streams (G_GNUC_UNUSED void **state)
   dash_stop (dash);
 }
 
+static gboolean
+stream_has_skipped (EvbHarness *harness, gpointer user_data)
+{
+  return strstr (((Stream *) user_data)->text->str, "event: skipped\n") != NULL;
+}
+
+/* The sum of N over the stream's "event: skipped" messages; each must be
+ * exactly "event: skipped\ndata: {"skipped":N,"max_rate":R}". */
+static guint64
+skipped_total (Stream *stream, guint max_rate)
+{
+  guint64 total = 0;
+  const char *at = stream->text->str;
+
+  while ((at = strstr (at, "event: skipped\ndata: ")) != NULL)
+    {
+      g_autofree char *line = g_strndup (at + strlen ("event: skipped\ndata: "),
+                                         strcspn (at + strlen ("event: skipped\ndata: "), "\n"));
+      g_autoptr (json_t) notice = json_loads (line, 0, NULL);
+
+      assert_non_null (notice);
+      assert_int_equal (json_object_size (notice), 2);
+      assert_int_equal (json_path_int (notice, "max_rate", NULL), max_rate);
+      assert_true (json_path_int (notice, "skipped", NULL) > 0);
+      total += (guint64) json_path_int (notice, "skipped", NULL);
+      at += 1;
+    }
+  return total;
+}
+
+/* ?max_rate=N streams at most N events a second (a burst of up to N); what
+ * goes over is counted, and the client is told how many it missed. */
+static void
+test_events_max_rate (G_GNUC_UNUSED void **state)
+{
+  Dash *dash = dash_start (NULL, "{\"listen\": \"127.0.0.1:0\"}");
+  Stream *limited;
+  Stream *all;
+  g_autoptr (json_t) limited_events = NULL;
+  g_autoptr (json_t) snapshot = NULL;
+  g_autoptr (Reply) zero = NULL;
+  g_autoptr (Reply) words = NULL;
+  g_autoptr (Reply) huge = NULL;
+  g_autoptr (GError) error = NULL;
+  guint64 skipped;
+
+  dash_add_route (dash, "job.*", "work.run", NULL);
+  limited = stream_open (dash, "/events?pattern=evbus.failure&max_rate=2");
+  all = stream_open (dash, "/events?pattern=evbus.failure");
+  for (guint i = 0; i < 10; i++)
+    dash_emit (dash, "job.do", "{\"fail\": \"storm\"}");
+  dash_run_until_idle (dash);
+  stream_wait (dash, all, 10);
+  /* The burst is over: the next tick announces what was left out. */
+  if (!evb_harness_run_until (dash->harness, stream_has_skipped, limited, WAIT_MS, &error))
+    fail_msg ("no skipped notice: %s\nreceived: %s", error->message, limited->text->str);
+
+  limited_events = stream_events (limited);
+  skipped = skipped_total (limited, 2);
+  /* A burst of 2 goes through (more only if the machine took over half a
+   * second for the ten); each failure is either sent or counted. */
+  assert_true (json_array_size (limited_events) - 1 >= 2); /* minus the notice's own data line */
+  assert_int_equal (json_array_size (limited_events) - 1 + skipped, 10);
+  snapshot = get_snapshot (dash);
+  assert_int_equal (json_path_int (snapshot, "dashboard", "sse", "events_skipped", NULL), skipped);
+  assert_int_equal (json_path_int (snapshot, "dashboard", "sse", "events_sent", NULL),
+                    10 + (json_array_size (limited_events) - 1));
+
+  zero = http_get (dash, "/events?max_rate=0");
+  assert_int_equal (zero->status, 400);
+  assert_string_equal (zero->body, "bad max_rate \"0\": events per second, a whole number from 1 to 1000000\n");
+  words = http_get (dash, "/events?max_rate=fast");
+  assert_string_equal (words->body, "bad max_rate \"fast\": events per second, a whole number from 1 to 1000000\n");
+  huge = http_get (dash, "/events?max_rate=1000001");
+  assert_int_equal (huge->status, 400);
+
+  stream_close (dash, limited);
+  stream_close (dash, all);
+  dash_stop (dash);
+}
+
 typedef struct {
   int fd;
   gboolean closed;
@@ -1404,6 +1485,7 @@ main (void)
     cmocka_unit_test (test_snapshot_counts),
     cmocka_unit_test (test_in_flight_jobs),
     cmocka_unit_test (test_status_routes_follow_streams),
+    cmocka_unit_test (test_events_max_rate),
     cmocka_unit_test (test_metrics_exposition),
     cmocka_unit_test (test_healthz_failure_rate_window),
     cmocka_unit_test (test_healthz_stalled_job),
