@@ -80,6 +80,7 @@ struct _EvbRoute {
   guint sync_calls;
   EvbRouteStats stats;
   json_t *report_fields; /* {"route", "handler", "plugin"} of its reports, built once (report.c) */
+  json_t *report_type;   /* the event type its last job's status events named, shared while it repeats */
 };
 
 EvbRoute *evb_route_ref (EvbRoute *route);
@@ -152,6 +153,12 @@ struct _EvbJob {
   gboolean ran;       /* the handler was called */
   EvbResult result;
   EvbFailure failure;
+
+  /* Status event values fixed for the job's life, made by its first report
+   * and shared by the others (report.c).  Main thread. */
+  json_t *report_job;        /* "job" */
+  json_t *report_event;      /* "event": {"id", "type"} */
+  json_t *report_queue_wait; /* "queue_wait_us", once started */
 };
 
 struct _EvbPluginInstance {

@@ -347,6 +347,9 @@ job_finished (EvbJob *job)
   g_clear_object (&job->owner);
   evb_event_unref (job->event);
   evb_failure_clear (&job->failure);
+  json_decref (job->report_job);
+  json_decref (job->report_event);
+  json_decref (job->report_queue_wait);
   evb_route_unref (route);
   g_free (job);
 

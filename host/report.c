@@ -52,6 +52,99 @@ route_report_fields (EvbRoute *route)
   return route->report_fields;
 }
 
+/* Sets a key given as a string literal: its length is known here, so
+ * jansson need not measure it.  Steals @value. */
+#define SET_NEW(object, literal, value) \
+  json_object_setn_new_nocheck ((object), (literal), sizeof (literal) - 1, (value))
+
+/* A string that every report of a kind holds (a job state, a thread name):
+ * made once for the life of the process and shared by reference, as event
+ * data is immutable.  Published like event.c's shared empty object.
+ * Returns a new reference. */
+static json_t *
+shared_string (json_t **slot, const char *text)
+{
+  json_t *value = g_atomic_pointer_get (slot);
+
+  if (G_UNLIKELY (value == NULL))
+    {
+      json_t *fresh = json_string_nocheck (text);
+
+      if (!g_atomic_pointer_compare_and_exchange (slot, NULL, fresh))
+        json_decref (fresh); /* another thread was first */
+      value = g_atomic_pointer_get (slot);
+    }
+  return json_incref (value);
+}
+
+/* {"domain", "code", "message"}; a NULL string is null.  NULL when a string
+ * is not UTF-8, where json_pack fails too. */
+static json_t *
+error_to_json (const char *domain, gint code, const char *message)
+{
+  json_t *error = json_object ();
+  json_t *domain_json = domain != NULL ? json_string (domain) : json_null ();
+  json_t *message_json = message != NULL ? json_string (message) : json_null ();
+
+  if (domain_json == NULL || message_json == NULL)
+    {
+      json_decref (domain_json);
+      json_decref (message_json);
+      json_decref (error);
+      return NULL;
+    }
+  SET_NEW (error, "domain", domain_json);
+  SET_NEW (error, "code", json_integer (code));
+  SET_NEW (error, "message", message_json);
+  return error;
+}
+
+/* Adds the route's shared "route", "handler" and "plugin", in that order. */
+static void
+add_route_fields (json_t *data, EvbRoute *route)
+{
+  json_t *fields = route_report_fields (route);
+
+  for (void *iter = json_object_iter (fields); iter != NULL; iter = json_object_iter_next (fields, iter))
+    json_object_setn_nocheck (data, json_object_iter_key (iter), json_object_iter_key_len (iter),
+                              json_object_iter_value (iter));
+}
+
+/* By hand rather than json_pack, as status events are: the same keys in
+ * the same order, and NULL where json_pack would fail (a string that is
+ * not UTF-8), which leaves the event's data empty. */
+static json_t *
+failure_to_json (EvbRoute *route, const EvbEvent *origin, const char *domain, gint code, const char *message,
+                 gboolean on_worker, guint64 job_id)
+{
+  static json_t *thread_names[2];
+  json_t *source = json_string (origin->source);
+  json_t *error = error_to_json (domain, code, message);
+  json_t *origin_json;
+  json_t *data;
+
+  if (source == NULL || error == NULL)
+    {
+      json_decref (source);
+      json_decref (error);
+      return NULL;
+    }
+  origin_json = json_object ();
+  SET_NEW (origin_json, "type", json_string_nocheck (origin->type));
+  SET_NEW (origin_json, "id", json_integer ((json_int_t) origin->id));
+  SET_NEW (origin_json, "source", source);
+  SET_NEW (origin_json, "data", json_incref (origin->data));
+
+  data = json_object ();
+  SET_NEW (data, "origin", origin_json);
+  add_route_fields (data, route);
+  SET_NEW (data, "error", error);
+  SET_NEW (data, "thread", on_worker ? shared_string (&thread_names[1], "worker")
+                                     : shared_string (&thread_names[0], "main"));
+  SET_NEW (data, "job", job_id != 0 ? json_integer ((json_int_t) job_id) : json_null ());
+  return data;
+}
+
 void
 evb_report_failure (EvbBus *bus, EvbRoute *route, const EvbEvent *origin, const EvbFailure *failure,
                     gboolean on_worker, guint64 job_id)
@@ -79,22 +172,27 @@ evb_report_failure (EvbBus *bus, EvbRoute *route, const EvbEvent *origin, const 
   want_on_failure = route->on_failure != NULL && evb_bus_wants (bus, route->on_failure);
   if (!want_failure && !want_on_failure)
     return;
-  data = json_pack ("{s:{s:s, s:I, s:s, s:O}, s:o, s:s, s:s?, s:{s:s, s:i, s:s}, s:s, s:o}",
-                    "origin",
-                    "type", origin->type, "id", (json_int_t) origin->id, "source", origin->source,
-                    "data", origin->data,
-                    "route", json_incref (json_object_get (route_report_fields (route), "route")),
-                    "handler", route->label,
-                    "plugin", plugin,
-                    "error", "domain", domain, "code", failure->code, "message", message,
-                    "thread", on_worker ? "worker" : "main",
-                    "job", job_id != 0 ? json_integer ((json_int_t) job_id) : json_null ());
+  data = failure_to_json (route, origin, domain, failure->code, message, on_worker, job_id);
   if (want_on_failure)
     emit_report (bus, route->on_failure, want_failure ? json_deep_copy (data) : json_incref (data),
                  EVB_EVENT_FLAG_FAILURE);
   if (want_failure)
     emit_report (bus, "evbus.failure", json_incref (data), EVB_EVENT_FLAG_FAILURE);
   json_decref (data);
+}
+
+/* The origin's type as a json string.  A route's jobs mostly handle one
+ * type, so the route keeps the last one for the next job to share.
+ * Returns a new reference. */
+static json_t *
+event_type_json (EvbRoute *route, const EvbEvent *event)
+{
+  if (route->report_type == NULL || strcmp (json_string_value (route->report_type), event->type) != 0)
+    {
+      json_decref (route->report_type);
+      route->report_type = json_string_nocheck (event->type);
+    }
+  return json_incref (route->report_type);
 }
 
 /* Indexed by EvbJobState; "evbus.status." + evb_job_state_to_string (). */
@@ -110,11 +208,9 @@ static const char *const status_types[] = {
 void
 evb_report_status (EvbBus *bus, EvbJob *job)
 {
+  static json_t *states[G_N_ELEMENTS (status_types)];
   const char *type = status_types[job->state];
-  const char *state = evb_job_state_to_string (job->state);
-  EvbRoute *route = job->route;
   json_t *data;
-  json_t *event;
   json_t *error = json_null ();
   /* Only what the main thread already owns: the worker may be writing the
    * rest until its "finished" notice arrives. */
@@ -127,27 +223,32 @@ evb_report_status (EvbBus *bus, EvbJob *job)
     return;
 
   if (job->state == EVB_JOB_FAILED)
-    error = json_pack ("{s:s?, s:i, s:s?}", "domain", job->failure.domain, "code", job->failure.code,
-                       "message", job->failure.message);
+    error = error_to_json (job->failure.domain, job->failure.code, job->failure.message);
+  /* Values fixed for the job's life are made by its first report and
+   * shared by the rest (job.c releases them). */
+  if (job->report_job == NULL)
+    {
+      job->report_job = json_integer ((json_int_t) job->id);
+      job->report_event = json_object ();
+      SET_NEW (job->report_event, "id", json_integer ((json_int_t) job->event->id));
+      SET_NEW (job->report_event, "type", event_type_json (job->route, job->event));
+    }
+  if (job->seen_started && job->report_queue_wait == NULL)
+    job->report_queue_wait = json_integer (job->started_us - job->created_us);
+
   /* By hand rather than json_pack: one of these per job transition, and the
    * format parsing and string checks cost as much as the allocations.  Types
-   * and states are validated ASCII, hence _nocheck. */
+   * and states are validated ASCII, hence _nocheck.  Ten keys: jansson's
+   * first table has eight buckets, so it grows once whatever the order. */
   data = json_object ();
-  json_object_set_new_nocheck (data, "job", json_integer ((json_int_t) job->id));
-  json_object_set_new_nocheck (data, "state", json_string_nocheck (state));
-  event = json_object ();
-  json_object_set_new_nocheck (event, "id", json_integer ((json_int_t) job->event->id));
-  json_object_set_new_nocheck (event, "type", json_string_nocheck (job->event->type));
-  json_object_set_new_nocheck (data, "event", event);
-  json_object_update (data, route_report_fields (route)); /* route, handler, plugin */
-  json_object_set_new_nocheck (data, "time_us", json_integer ((json_int_t) g_get_real_time ()));
-  json_object_set_new_nocheck (data, "queue_wait_us", job->seen_started
-                                                        ? json_integer (job->started_us - job->created_us)
-                                                        : json_null ());
-  json_object_set_new_nocheck (data, "run_time_us", final && job->ran
-                                                      ? json_integer (job->finished_us - job->started_us)
-                                                      : json_null ());
-  json_object_set_new_nocheck (data, "error", error);
+  SET_NEW (data, "job", json_incref (job->report_job));
+  SET_NEW (data, "state", shared_string (&states[job->state], evb_job_state_to_string (job->state)));
+  SET_NEW (data, "event", json_incref (job->report_event));
+  add_route_fields (data, job->route);
+  SET_NEW (data, "time_us", json_integer ((json_int_t) g_get_real_time ()));
+  SET_NEW (data, "queue_wait_us", job->seen_started ? json_incref (job->report_queue_wait) : json_null ());
+  SET_NEW (data, "run_time_us", final && job->ran ? json_integer (job->finished_us - job->started_us) : json_null ());
+  SET_NEW (data, "error", error);
   emit_report (bus, type, data, EVB_EVENT_FLAG_STATUS);
 }
 

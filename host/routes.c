@@ -98,6 +98,7 @@ evb_route_unref (EvbRoute *route)
     owner_watch_unref (route->owner_watch);
   g_clear_pointer (&route->filter, evb_filter_free);
   g_clear_pointer (&route->report_fields, json_decref);
+  g_clear_pointer (&route->report_type, json_decref);
   g_clear_pointer (&route->plugin, evb_plugin_instance_unref);
   g_free (route->pattern);
   g_free (route->label);
