@@ -102,10 +102,13 @@ api_call_set_error (EvbCall *call, const char *domain, gint code, const char *me
   EvbCallPrivate *priv = (EvbCallPrivate *) call;
 
   evb_failure_clear (&priv->failure);
-  priv->failure.domain = g_strdup (domain != NULL ? domain
-                                                  : (call->plugin != NULL ? call->plugin->name : "host"));
+  /* Made valid UTF-8 here, once: a message built from a file's bytes must
+   * not cost the failure event (JSON strings are UTF-8) its error. */
+  priv->failure.domain = g_utf8_make_valid (domain != NULL ? domain
+                                                           : (call->plugin != NULL ? call->plugin->name : "host"),
+                                            -1);
   priv->failure.code = code;
-  priv->failure.message = g_strdup (message != NULL ? message : "(no message)");
+  priv->failure.message = g_utf8_make_valid (message != NULL ? message : "(no message)", -1);
   priv->failure_set = TRUE;
 }
 

@@ -112,6 +112,13 @@ handle_watch (EvbCall *call, const EvbEvent *event)
   return EVB_CONTINUE;
 }
 
+/* Fails with text that is not UTF-8, as when it quotes a file's bytes. */
+static EvbResult
+handle_fail_bytes (EvbCall *call, const EvbEvent *event)
+{
+  return evb_call_fail (call, "st\xffre", 9, "row %s read", "\xff\xfe");
+}
+
 /* Records the peak of handlers running at once, then the gate holds it. */
 static EvbResult
 handle_track (EvbCall *call, const EvbEvent *event)
@@ -147,6 +154,7 @@ static const EvbHandlerInfo test_handlers[] = {
   EVB_HANDLER ("ok", handle_ok, "Counts calls."),
   EVB_HANDLER ("fail", handle_fail, "Fails: store/7 \"no row <data.row>\"."),
   EVB_HANDLER ("gated", handle_gated, "Waits at the test's gate."),
+  EVB_HANDLER ("fail-bytes", handle_fail_bytes, "Fails with an error whose text is not UTF-8."),
   EVB_HANDLER ("watch", handle_watch, "Counts calls (for status events)."),
   EVB_HANDLER ("track", handle_track, "Records concurrency and order, then waits at the gate."),
   EVB_HANDLER ("outcome", handle_outcome, "Continues, stops or fails by data.kind."),
@@ -357,6 +365,87 @@ test_failed_job_status_and_failure (void **state)
   totals = evb_harness_stats (harness);
   check_int (totals, "bus.jobs_failed", 1);
   check_int (totals, "bus.failures", 1);
+}
+
+/* Stats list the oldest jobs in flight, oldest first, at most 100, with
+ * their ages; bus.jobs_in_flight counts them all. */
+static void
+test_stats_oldest_jobs (void **state)
+{
+  EvbHarness *harness = *state;
+  guint64 route_id = add_route (harness, "work.item", "p.gated", "{\"mode\": \"async\", \"max_concurrency\": 1}");
+  g_autoptr (json_t) stats = NULL;
+  const EvbEvent *first;
+  json_t *jobs;
+  json_t *job;
+  gsize i;
+  json_int_t previous = 0;
+
+  for (guint n = 0; n < 150; n++)
+    emit (harness, "work.item", NULL);
+  run_until_count (harness, "evbus.status.executing", 1);
+  run_until_count (harness, "evbus.status.waiting", 150);
+
+  stats = evb_harness_stats (harness);
+  check_int (stats, "bus.jobs_in_flight", 150);
+  jobs = json_object_get (stats, "jobs");
+  assert_int_equal (json_array_size (jobs), 100);
+  first = evb_harness_find (harness, "work.item", 0);
+  job = json_array_get (jobs, 0);
+  assert_int_equal (json_object_size (job), 8);
+  check_string (job, "state", "executing");
+  check_int (job, "route", (json_int_t) route_id);
+  check_string (job, "handler", "p.gated");
+  check_string (job, "plugin", "p");
+  check_string (job, "event.type", "work.item");
+  check_int (job, "event.id", (json_int_t) first->id);
+  check_duration (job, "age_us");
+  check_duration (job, "running_us");
+  json_array_foreach (jobs, i, job)
+    {
+      json_int_t id = json_integer_value (json_object_get (job, "job"));
+
+      assert_true (id > previous); /* creation order: oldest first */
+      previous = id;
+      if (i > 0)
+        {
+          check_string (job, "state", "waiting");
+          check_null (job, "running_us");
+        }
+    }
+
+  gate_open ();
+  run_until_idle (harness);
+  json_decref (g_steal_pointer (&stats));
+  stats = evb_harness_stats (harness);
+  assert_int_equal (json_array_size (json_object_get (stats, "jobs")), 0);
+}
+
+/* An error text that is not UTF-8 still reaches the failure and status
+ * events, each bad byte as U+FFFD (JSON strings are UTF-8; it used to cost
+ * both events their error). */
+static void
+test_failure_text_not_utf8 (void **state)
+{
+  EvbHarness *harness = *state;
+  const EvbEvent *failure;
+
+  add_route (harness, "work.sync", "p.fail-bytes", NULL);
+  add_route (harness, "work.async", "p.fail-bytes", "{\"mode\": \"async\"}");
+  emit (harness, "work.sync", NULL);
+  emit (harness, "work.async", NULL);
+  run_until_idle (harness);
+
+  assert_int_equal (evb_harness_count (harness, "evbus.failure"), 2);
+  for (guint i = 0; i < 2; i++)
+    {
+      failure = evb_harness_find (harness, "evbus.failure", i);
+      check_string (failure->data, "error.domain", "st\xef\xbf\xbdre");
+      check_int (failure->data, "error.code", 9);
+      check_string (failure->data, "error.message", "row \xef\xbf\xbd\xef\xbf\xbd read");
+    }
+  check_string (evb_harness_find (harness, "evbus.status.failed", 0)->data, "error.message",
+                "row \xef\xbf\xbd\xef\xbf\xbd read");
 }
 
 /* DESIGN "Lifecycle"/"Status events": shutdown gives a running job the
@@ -676,6 +765,110 @@ test_status_handler_failure_not_reemitted (void **state)
     assert_true (g_str_has_prefix (g_ptr_array_index (warnings, i), "handler p.fail failed on evbus.status."));
 }
 
+/* ---- the shape of reports --------------------------------------------- */
+
+/* The keys of @object in iteration (insertion) order, space-separated. */
+static char *
+key_order (json_t *object)
+{
+  GString *keys = g_string_new (NULL);
+  const char *key;
+  json_t *value;
+
+  if (!json_is_object (object))
+    fail_msg ("expected an object");
+  json_object_foreach (object, key, value)
+    g_string_append_printf (keys, "%s%s", keys->len > 0 ? " " : "", key);
+  return g_string_free (keys, FALSE);
+}
+
+static void
+check_key_order (json_t *root, const char *path, const char *expected)
+{
+  g_autofree char *keys = key_order (path != NULL ? json_at (root, path) : root);
+
+  if (strcmp (keys, expected) != 0)
+    fail_msg ("%s: keys \"%s\", expected \"%s\"", path != NULL ? path : "data", keys, expected);
+}
+
+/* Serialised status and failure events (the dashboard's stream, stores)
+ * list their keys in one fixed order, nested objects included. */
+static void
+test_report_key_order (void **state)
+{
+  EvbHarness *harness = *state;
+  static const char *const states[] = { "waiting", "executing", "failed" };
+  const EvbEvent *failure;
+
+  add_route (harness, "work.item", "p.fail", "{\"mode\": \"async\"}");
+  emit (harness, "work.item", "{\"row\": 3}");
+  run_until_idle (harness);
+
+  for (guint i = 0; i < G_N_ELEMENTS (states); i++)
+    {
+      g_autofree char *type = g_strdup_printf ("evbus.status.%s", states[i]);
+      json_t *data = evb_harness_find (harness, type, 0)->data;
+
+      check_key_order (data, NULL, "job state event route handler plugin time_us queue_wait_us run_time_us error");
+      check_key_order (data, "event", "id type");
+      check_key_order (data, "route", "id pattern mode priority");
+    }
+  check_key_order (evb_harness_find (harness, "evbus.status.failed", 0)->data, "error", "domain code message");
+
+  failure = evb_harness_find (harness, "evbus.failure", 0);
+  check_key_order (failure->data, NULL, "origin route handler plugin error thread job");
+  check_key_order (failure->data, "origin", "type id source data");
+  check_key_order (failure->data, "route", "id pattern mode priority");
+  check_key_order (failure->data, "error", "domain code message");
+}
+
+/* What stays the same over a job's life reads the same in each of its
+ * status events, and no job reads another's: one route, jobs of two types
+ * in turn. */
+static void
+test_status_values_per_job (void **state)
+{
+  EvbHarness *harness = *state;
+  static const char *const states[] = { "waiting", "executing", "completed" };
+  static const char *const types[] = { "work.item", "work.other", "work.other", "work.item" };
+  const EvbEvent *origin;
+
+  add_route (harness, "work.*", "p.ok", "{\"mode\": \"async\", \"max_concurrency\": 1}");
+  for (guint j = 0; j < G_N_ELEMENTS (types); j++)
+    emit (harness, types[j], NULL);
+  run_until_idle (harness);
+
+  for (guint j = 0; j < G_N_ELEMENTS (types); j++)
+    {
+      json_int_t job_id = nth_job_id (harness, j);
+      g_autofree char *trace = job_trace (harness, job_id);
+      json_int_t queue_wait = -1;
+
+      origin = evb_harness_find (harness, "work.*", j);
+      assert_string_equal (origin->type, types[j]);
+      assert_string_equal (trace, "waiting executing completed");
+      for (guint i = 0; i < G_N_ELEMENTS (states); i++)
+        {
+          g_autofree char *type = g_strdup_printf ("evbus.status.%s", states[i]);
+          const EvbEvent *status;
+
+          for (guint k = 0; (status = evb_harness_find (harness, type, k)) != NULL; k++)
+            if (json_integer_value (json_object_get (status->data, "job")) == job_id)
+              break;
+          assert_non_null (status);
+          check_string (status->data, "state", states[i]);
+          check_int (status->data, "event.id", (json_int_t) origin->id);
+          check_string (status->data, "event.type", types[j]);
+          assert_int_equal (json_object_size (json_object_get (status->data, "event")), 2);
+          /* Known once the job started, then the same. */
+          if (i == 1)
+            queue_wait = json_integer_value (json_object_get (status->data, "queue_wait_us"));
+          else if (i == 2)
+            check_int (status->data, "queue_wait_us", queue_wait);
+        }
+    }
+}
+
 /* ---- status events cost nothing without listeners --------------------- */
 
 static gint host_calls;   /* atomic */
@@ -857,6 +1050,8 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test_setup_teardown (test_completed_job_status, setup, teardown),
     cmocka_unit_test_setup_teardown (test_failed_job_status_and_failure, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_failure_text_not_utf8, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_stats_oldest_jobs, setup, teardown),
     cmocka_unit_test_setup_teardown (test_shutdown_cancels_running_job, setup, teardown),
     cmocka_unit_test_setup_teardown (test_shutdown_cancels_waiting_job, setup, teardown),
     cmocka_unit_test_setup_teardown (test_unsubscribe_cancels_running_job, setup, teardown),
@@ -867,6 +1062,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_on_failure_type, setup, teardown),
     cmocka_unit_test_setup_teardown (test_failure_handler_failure_not_reemitted, setup, teardown),
     cmocka_unit_test_setup_teardown (test_status_handler_failure_not_reemitted, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_report_key_order, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_status_values_per_job, setup, teardown),
     cmocka_unit_test (test_no_status_events_without_listener),
     cmocka_unit_test_setup_teardown (test_route_counters, setup, teardown),
   };
