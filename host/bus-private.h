@@ -228,6 +228,9 @@ struct _EvbBus {
   guint64 failures_suppressed;
   guint64 dropped_at_teardown; /* still queued when the bus was freed */
   GQueue live_jobs;         /* EvbJob: created and not yet finished */
+  GQueue reports;           /* EvbEvent: host reports, dispatched before the inbox */
+  GSource *reports_source;  /* dispatches what the inbox callbacks did not */
+  guint64 reports_emitted;
   guint suspended;          /* dispatches waiting for a level's jobs */
   gint plugin_holds;        /* atomic: sum of plugin holds */
   gint rejected_oversize;   /* atomic: plugin emits over max_event_bytes (any thread) */
@@ -258,6 +261,10 @@ void evb_report_unhandled (EvbBus *bus, const EvbEvent *event);
 
 /* bus.c */
 gboolean evb_bus_emit_event (EvbBus *bus, EvbEvent *event, GError **error); /* takes @event */
+/* A host report (status, failure, unhandled), made on the main thread:
+ * dispatched right after the event or job notice that caused it, ahead of
+ * the inbox's backlog.  Takes @event. */
+gboolean evb_bus_emit_report (EvbBus *bus, EvbEvent *event, GError **error);
 void evb_bus_prune_route (EvbBus *bus, EvbRoute *route);
 void evb_bus_remove_plugin_routes (EvbBus *bus, EvbPluginInstance *plugin);
 gboolean evb_bus_is_main_thread (EvbBus *bus);

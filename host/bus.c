@@ -116,10 +116,76 @@ default_workers (void)
   return MAX (2, g_get_num_processors ());
 }
 
+typedef struct {
+  GSource source;
+  EvbBus *bus;
+} EvbReportsSource;
+
+/* Host reports go out as soon as what caused them is done: a failure
+ * event queued behind the inbox's backlog would reach observers late and
+ * keep its origin's data alive across the whole backlog (which costs
+ * glibc's allocator more than building the report did). */
+static void
+dispatch_reports (EvbBus *bus)
+{
+  EvbEvent *report;
+
+  while ((report = g_queue_pop_head (&bus->reports)) != NULL)
+    evb_dispatch_event (bus, report);
+}
+
 static void
 dispatch_from_inbox (gpointer item, gpointer user_data)
 {
   evb_dispatch_event (user_data, item);
+  dispatch_reports (user_data);
+}
+
+static void
+complete_from_inbox (gpointer item, gpointer user_data)
+{
+  evb_job_completion (item, user_data);
+  dispatch_reports (user_data);
+}
+
+/* For reports made elsewhere (timeouts, unsubscribe, API calls): a source
+ * that is ready while the queue is not empty.  Main thread only, like the
+ * queue, so nothing needs waking. */
+static gboolean
+reports_prepare (GSource *source, gint *timeout)
+{
+  *timeout = -1;
+  return ((EvbReportsSource *) source)->bus->reports.length > 0;
+}
+
+static gboolean
+reports_check (GSource *source)
+{
+  return ((EvbReportsSource *) source)->bus->reports.length > 0;
+}
+
+static gboolean
+reports_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  dispatch_reports (((EvbReportsSource *) source)->bus);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs reports_source_funcs = {
+  .prepare = reports_prepare,
+  .check = reports_check,
+  .dispatch = reports_dispatch,
+};
+
+gboolean
+evb_bus_emit_report (EvbBus *bus, EvbEvent *event, GError **error)
+{
+  /* Off the main thread, or once the bus stopped, the inbox decides. */
+  if (!evb_bus_is_main_thread (bus) || bus->state == EVB_BUS_STOPPED)
+    return evb_bus_emit_event (bus, event, error);
+  g_queue_push_tail (&bus->reports, event);
+  bus->reports_emitted++;
+  return TRUE;
 }
 
 static void
@@ -164,7 +230,12 @@ evb_bus_new (const EvbBusSettings *settings, GMainContext *context)
   evb_inbox_set_keep_func (bus->inbox, is_host_report);
   /* Completions are never refused: a finished job must always get home. */
   bus->completions = evb_inbox_new (bus->context, "evbus completions", 0, EVB_OVERFLOW_BLOCK, 1024,
-                                    evb_job_completion, evb_job_free_tagged, bus);
+                                    complete_from_inbox, evb_job_free_tagged, bus);
+  g_queue_init (&bus->reports);
+  bus->reports_source = g_source_new (&reports_source_funcs, sizeof (EvbReportsSource));
+  ((EvbReportsSource *) bus->reports_source)->bus = bus;
+  g_source_set_static_name (bus->reports_source, "evbus reports");
+  g_source_attach (bus->reports_source, bus->context);
   bus->pool = g_thread_pool_new (evb_job_worker, bus, (gint) bus->settings.workers, FALSE, NULL);
   g_mutex_init (&bus->jobs_lock);
   g_queue_init (&bus->ready_jobs);
@@ -236,7 +307,7 @@ evb_bus_set_observer (EvbBus *bus, EvbBusObserver observer, gpointer user_data)
 static gboolean
 is_drained (EvbBus *bus)
 {
-  return evb_inbox_depth (bus->inbox) == 0 && evb_inbox_depth (bus->completions) == 0
+  return evb_inbox_depth (bus->inbox) == 0 && evb_inbox_depth (bus->completions) == 0 && bus->reports.length == 0
          && bus->live_jobs.length == 0 && bus->suspended == 0;
 }
 
@@ -350,7 +421,7 @@ evb_bus_shutdown (EvbBus *bus, gint grace_ms)
    *    and the summary accounts for every event and job.  A job still live
    *    after one more grace period never returned from its handler. */
   evb_inbox_close (bus->inbox);
-  while (evb_inbox_depth (bus->inbox) > 0)
+  while (evb_inbox_depth (bus->inbox) > 0 || bus->reports.length > 0)
     g_main_context_iteration (bus->context, FALSE);
   if (!iterate_until (bus, is_drained, g_get_monotonic_time () + MAX (grace_us, 100 * 1000)))
     log_stuck_jobs (bus);
@@ -360,7 +431,7 @@ evb_bus_shutdown (EvbBus *bus, gint grace_ms)
 static void
 count_leftovers_as_dropped (EvbBus *bus)
 {
-  guint left = evb_inbox_depth (bus->inbox);
+  guint left = evb_inbox_depth (bus->inbox) + bus->reports.length;
 
   if (left > 0)
     {
@@ -408,6 +479,9 @@ evb_bus_free (EvbBus *bus)
   /* else: a worker still runs a handler; the pool, the completion inbox and
    * the job are leaked on purpose rather than freed under it. */
   evb_inbox_free (bus->inbox);
+  g_queue_clear_full (&bus->reports, (GDestroyNotify) evb_event_unref);
+  g_source_destroy (bus->reports_source);
+  g_source_unref (bus->reports_source);
   g_source_destroy (bus->pool_kick);
   g_source_unref (bus->pool_kick);
   g_ptr_array_unref (bus->plugins);
@@ -425,7 +499,7 @@ evb_bus_get_totals (EvbBus *bus, EvbBusTotals *totals)
 
   evb_inbox_get_stats (bus->inbox, &inbox);
   memset (totals, 0, sizeof *totals);
-  totals->emitted = inbox.pushed;
+  totals->emitted = inbox.pushed + bus->reports_emitted;
   totals->dispatched = bus->dispatched;
   totals->dropped = inbox.dropped + bus->dropped_at_teardown;
   totals->overcommitted = inbox.overcommitted;

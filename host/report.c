@@ -27,7 +27,7 @@ emit_report (EvbBus *bus, const char *type, json_t *data, guint32 flags)
 {
   g_autoptr (GError) error = NULL;
 
-  if (!evb_bus_emit_event (bus, evb_event_new (type, "host", data, flags), &error))
+  if (!evb_bus_emit_report (bus, evb_event_new (type, "host", data, flags), &error))
     g_warning ("%s event lost: %s", type, error->message);
 }
 

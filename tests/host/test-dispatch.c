@@ -880,8 +880,9 @@ test_filter_failure_origin_type (void **state)
   emit_or_fail (harness, "job.fine", "{\"tag\": \"4\"}");
   run_idle_or_fail (harness);
 
-  /* The jobs are queued first, their failures behind them, in order. */
-  assert_trace ("worker:1 worker:2 worker:3 worker:4 bad:job.bad other:job.other bad:job.bad");
+  /* Each failure is dispatched right after its event, ahead of the events
+   * still queued. */
+  assert_trace ("worker:1 bad:job.bad worker:2 other:job.other worker:3 bad:job.bad worker:4");
   assert_int_equal (evb_harness_count (harness, "evbus.failure"), 3);
   assert_route_counters (harness, failing, 4, 0, 0, 1, 3);
   assert_route_counters (harness, bad_watch, 3, 1, 0, 2, 0);
@@ -1052,8 +1053,9 @@ test_unhandled_counted_and_reemitted (void **state)
   emit_or_fail (harness, "u.fail", "{\"tag\": \"x\", \"fails\": \"failed\"}"); /* its evbus.failure: no route */
   run_idle_or_fail (harness);
 
-  assert_trace ("seen:s filt:p fails:x unh=u.none:{\"k\":[1,2],\"tag\":\"n\"}"
-                " unh=u.filtered:{\"pass\":false,\"tag\":\"f\"}");
+  /* Each evbus.unhandled right after its event, ahead of the queue. */
+  assert_trace ("unh=u.none:{\"k\":[1,2],\"tag\":\"n\"} unh=u.filtered:{\"pass\":false,\"tag\":\"f\"}"
+                " seen:s filt:p fails:x");
   /* u.none and the filtered u.filtered.  The host's own evbus.* events
    * (evbus.custom, evbus.failure) are neither counted nor re-emitted. */
   assert_int_equal (bus_counter (harness, "unhandled"), 2);
