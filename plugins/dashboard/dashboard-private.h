@@ -24,18 +24,20 @@ typedef struct _SseBlockPool SseBlockPool;
 /* waiting, executing, completed, failed, cancelling, cancelled */
 #define DASH_N_STATUS_STATES 6
 
-/* One evbus.failure, trimmed to what the page shows. */
+/* One evbus.failure, trimmed to what the page shows: one allocation, the
+ * strings (NULL when absent) pointing into text[]. */
 typedef struct {
   gint64 time_us;
-  char *plugin;
-  char *handler;
-  char *origin_type;
   guint64 origin_id;
-  char *domain;
-  gint code;
-  char *message;
-  char *thread;
   guint64 job; /* 0: a sync handler */
+  gint code;
+  const char *plugin;
+  const char *handler;
+  const char *origin_type;
+  const char *domain;
+  const char *message;
+  const char *thread;
+  char text[];
 } DashFailure;
 
 /* A sample of the host's handler-run counters, for the failure-rate window. */

@@ -34,18 +34,6 @@
 static GQuark dash_error_quark (void);
 G_DEFINE_QUARK (evb-dashboard-error-quark, dash_error)
 
-static void
-dash_failure_free (DashFailure *failure)
-{
-  g_free (failure->plugin);
-  g_free (failure->handler);
-  g_free (failure->origin_type);
-  g_free (failure->domain);
-  g_free (failure->message);
-  g_free (failure->thread);
-  g_free (failure);
-}
-
 /* evbus.status.<state>: only subscribed while a stream asks for it. */
 static EvbResult
 on_status (EvbCall *call, const EvbEvent *event)
@@ -98,10 +86,60 @@ status_streams_to_json (Dashboard *self)
   return streams;
 }
 
-static char *
-dup_member (json_t *object, const char *key)
+/* A failure's strings, in DashFailure's order. */
+enum { F_PLUGIN, F_HANDLER, F_ORIGIN_TYPE, F_DOMAIN, F_MESSAGE, F_THREAD, F_COUNT };
+
+/* One allocation per failure, not one per string: a failure storm goes
+ * through here tens of thousands of times a second. */
+static DashFailure *
+failure_new (const EvbEvent *event)
 {
-  return g_strdup (json_string_value (json_object_get (object, key)));
+  json_t *data = event->data;
+  json_t *origin = json_object_get (data, "origin");
+  json_t *error = json_object_get (data, "error");
+  json_t *strings[F_COUNT] = {
+    [F_PLUGIN] = json_object_get (data, "plugin"),
+    [F_HANDLER] = json_object_get (data, "handler"),
+    [F_ORIGIN_TYPE] = json_object_get (origin, "type"),
+    [F_DOMAIN] = json_object_get (error, "domain"),
+    [F_MESSAGE] = json_object_get (error, "message"),
+    [F_THREAD] = json_object_get (data, "thread"),
+  };
+  const char **fields[F_COUNT];
+  gsize size = 0;
+  DashFailure *failure;
+  char *at;
+
+  for (guint i = 0; i < F_COUNT; i++)
+    if (json_is_string (strings[i]))
+      size += json_string_length (strings[i]) + 1;
+  failure = g_malloc (sizeof *failure + size);
+  failure->time_us = event->time_us;
+  failure->origin_id = (guint64) json_integer_value (json_object_get (origin, "id"));
+  failure->job = (guint64) json_integer_value (json_object_get (data, "job"));
+  failure->code = (gint) json_integer_value (json_object_get (error, "code"));
+  fields[F_PLUGIN] = &failure->plugin;
+  fields[F_HANDLER] = &failure->handler;
+  fields[F_ORIGIN_TYPE] = &failure->origin_type;
+  fields[F_DOMAIN] = &failure->domain;
+  fields[F_MESSAGE] = &failure->message;
+  fields[F_THREAD] = &failure->thread;
+  at = failure->text;
+  for (guint i = 0; i < F_COUNT; i++)
+    {
+      gsize length;
+
+      if (!json_is_string (strings[i]))
+        {
+          *fields[i] = NULL;
+          continue;
+        }
+      length = json_string_length (strings[i]);
+      memcpy (at, json_string_value (strings[i]), length + 1);
+      *fields[i] = at;
+      at += length + 1;
+    }
+  return failure;
 }
 
 /* evbus.failure: keeps the last `history` failures. */
@@ -109,24 +147,19 @@ static EvbResult
 on_failure (EvbCall *call, const EvbEvent *event)
 {
   Dashboard *self = call->route_data;
-  json_t *data = event->data;
-  json_t *origin = json_object_get (data, "origin");
-  json_t *error = json_object_get (data, "error");
-  DashFailure *failure = g_new0 (DashFailure, 1);
+  DashFailure *failure = failure_new (event);
 
-  failure->time_us = event->time_us;
-  failure->plugin = dup_member (data, "plugin");
-  failure->handler = dup_member (data, "handler");
-  failure->origin_type = dup_member (origin, "type");
-  failure->origin_id = (guint64) json_integer_value (json_object_get (origin, "id"));
-  failure->domain = dup_member (error, "domain");
-  failure->code = (gint) json_integer_value (json_object_get (error, "code"));
-  failure->message = dup_member (error, "message");
-  failure->thread = dup_member (data, "thread");
-  failure->job = (guint64) json_integer_value (json_object_get (data, "job"));
-  g_queue_push_head (&self->failures, failure);
-  while (self->failures.length > self->history)
-    dash_failure_free (g_queue_pop_tail (&self->failures));
+  if (self->failures.length < self->history)
+    g_queue_push_head (&self->failures, failure);
+  else
+    {
+      /* Full: the oldest's list node is reused for the newest. */
+      GList *link = g_queue_pop_tail_link (&self->failures);
+
+      g_free (link->data);
+      link->data = failure;
+      g_queue_push_head_link (&self->failures, link);
+    }
   self->failures_seen++;
 
   dash_sse_broadcast (self, event);
@@ -200,7 +233,7 @@ static void
 dashboard_free (Dashboard *self)
 {
   dash_http_stop (self);
-  g_queue_clear_full (&self->failures, (GDestroyNotify) dash_failure_free);
+  g_queue_clear_full (&self->failures, g_free);
   g_clear_pointer (&self->samples, g_array_unref);
   g_clear_pointer (&self->sse_pool, dash_sse_pool_unref);
   if (self->sse_scratch != NULL)

@@ -322,6 +322,42 @@ test_snapshot_counts (G_GNUC_UNUSED void **state)
   dash_stop (dash);
 }
 
+/* The last `history` failures are kept, newest first; all are counted. */
+static void
+test_failure_history (G_GNUC_UNUSED void **state)
+{
+  Dash *dash = dash_start (NULL, "{\"listen\": \"127.0.0.1:0\", \"history\": 3}");
+  g_autoptr (json_t) snapshot = NULL;
+  json_t *failures;
+
+  dash_add_route (dash, "job.*", "work.run", NULL);
+  for (guint i = 1; i <= 5; i++)
+    {
+      g_autofree char *data = g_strdup_printf ("{\"fail\": \"boom %u\"}", i);
+
+      dash_emit (dash, "job.do", data);
+    }
+  dash_run_until_idle (dash);
+
+  snapshot = get_snapshot (dash);
+  assert_int_equal (json_path_int (snapshot, "dashboard", "failures_seen", NULL), 5);
+  assert_int_equal (json_path_int (snapshot, "dashboard", "history", NULL), 3);
+  failures = json_object_get (json_object_get (snapshot, "dashboard"), "recent_failures");
+  assert_int_equal (json_array_size (failures), 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      json_t *failure = json_array_get (failures, i);
+      g_autofree char *expected = g_strdup_printf ("boom %u", 5 - i);
+
+      assert_string_equal (json_string_value (json_object_get (json_object_get (failure, "error"), "message")),
+                           expected);
+      assert_string_equal (json_string_value (json_object_get (failure, "handler")), "work.run");
+      assert_string_equal (json_string_value (json_object_get (failure, "thread")), "main");
+      assert_true (json_is_null (json_object_get (failure, "job")));
+    }
+  dash_stop (dash);
+}
+
 /* A job held in its handler shows in flight, with its age, until it ends:
  * the host's list, oldest first, with no status stream open. */
 static void
@@ -1483,6 +1519,7 @@ main (void)
     cmocka_unit_test (test_ready_log_and_page),
     cmocka_unit_test (test_listen_and_option_errors),
     cmocka_unit_test (test_snapshot_counts),
+    cmocka_unit_test (test_failure_history),
     cmocka_unit_test (test_in_flight_jobs),
     cmocka_unit_test (test_status_routes_follow_streams),
     cmocka_unit_test (test_events_max_rate),
