@@ -259,6 +259,14 @@ void evb_report_failure (EvbBus *bus, EvbRoute *route, const EvbEvent *origin, c
 void evb_report_status (EvbBus *bus, EvbJob *job);
 void evb_report_unhandled (EvbBus *bus, const EvbEvent *event);
 
+/* work-source.c: a source for work the main thread queues for itself,
+ * ready while @pending says so; it runs @run.  Nothing has to wake the
+ * loop: only the thread that iterates the context queues such work, and
+ * prepare () asks before every poll. */
+typedef gboolean (*EvbBusPredicate) (EvbBus *bus);
+typedef void (*EvbBusWork) (EvbBus *bus);
+GSource *evb_bus_work_source_new (EvbBus *bus, const char *static_name, EvbBusPredicate pending, EvbBusWork run);
+
 /* bus.c */
 gboolean evb_bus_emit_event (EvbBus *bus, EvbEvent *event, GError **error); /* takes @event */
 /* A host report (status, failure, unhandled), made on the main thread:

@@ -116,11 +116,6 @@ default_workers (void)
   return MAX (2, g_get_num_processors ());
 }
 
-typedef struct {
-  GSource source;
-  EvbBus *bus;
-} EvbReportsSource;
-
 /* Host reports go out as soon as what caused them is done: a failure
  * event queued behind the inbox's backlog would reach observers late and
  * keep its origin's data alive across the whole backlog (which costs
@@ -148,34 +143,12 @@ complete_from_inbox (gpointer item, gpointer user_data)
   dispatch_reports (user_data);
 }
 
-/* For reports made elsewhere (timeouts, unsubscribe, API calls): a source
- * that is ready while the queue is not empty.  Main thread only, like the
- * queue, so nothing needs waking. */
+/* For reports made elsewhere (timeouts, unsubscribe, API calls). */
 static gboolean
-reports_prepare (GSource *source, gint *timeout)
+reports_pending (EvbBus *bus)
 {
-  *timeout = -1;
-  return ((EvbReportsSource *) source)->bus->reports.length > 0;
+  return bus->reports.length > 0;
 }
-
-static gboolean
-reports_check (GSource *source)
-{
-  return ((EvbReportsSource *) source)->bus->reports.length > 0;
-}
-
-static gboolean
-reports_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
-{
-  dispatch_reports (((EvbReportsSource *) source)->bus);
-  return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs reports_source_funcs = {
-  .prepare = reports_prepare,
-  .check = reports_check,
-  .dispatch = reports_dispatch,
-};
 
 gboolean
 evb_bus_emit_report (EvbBus *bus, EvbEvent *event, GError **error)
@@ -232,9 +205,7 @@ evb_bus_new (const EvbBusSettings *settings, GMainContext *context)
   bus->completions = evb_inbox_new (bus->context, "evbus completions", 0, EVB_OVERFLOW_BLOCK, 1024,
                                     complete_from_inbox, evb_job_free_tagged, bus);
   g_queue_init (&bus->reports);
-  bus->reports_source = g_source_new (&reports_source_funcs, sizeof (EvbReportsSource));
-  ((EvbReportsSource *) bus->reports_source)->bus = bus;
-  g_source_set_static_name (bus->reports_source, "evbus reports");
+  bus->reports_source = evb_bus_work_source_new (bus, "evbus reports", reports_pending, dispatch_reports);
   g_source_attach (bus->reports_source, bus->context);
   bus->pool = g_thread_pool_new (evb_job_worker, bus, (gint) bus->settings.workers, FALSE, NULL);
   g_mutex_init (&bus->jobs_lock);

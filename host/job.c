@@ -126,45 +126,16 @@ evb_job_kick_pool (EvbBus *bus)
  * is this long: one wake-up of an idle worker per batch, not per job. */
 #define KICK_BATCH 64
 
-typedef struct {
-  GSource source;
-  EvbBus *bus;
-} PoolKickSource;
-
 static gboolean
-pool_kick_prepare (GSource *source, gint *timeout)
+kick_pending (EvbBus *bus)
 {
-  *timeout = -1;
-  return ((PoolKickSource *) source)->bus->kick_pending;
+  return bus->kick_pending;
 }
-
-static gboolean
-pool_kick_check (GSource *source)
-{
-  return ((PoolKickSource *) source)->bus->kick_pending;
-}
-
-static gboolean
-pool_kick_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
-{
-  evb_job_kick_pool (((PoolKickSource *) source)->bus);
-  return G_SOURCE_CONTINUE;
-}
-
-static GSourceFuncs pool_kick_funcs = {
-  .prepare = pool_kick_prepare,
-  .check = pool_kick_check,
-  .dispatch = pool_kick_dispatch,
-};
 
 GSource *
 evb_job_kick_source_new (EvbBus *bus)
 {
-  GSource *source = g_source_new (&pool_kick_funcs, sizeof (PoolKickSource));
-
-  ((PoolKickSource *) source)->bus = bus;
-  g_source_set_static_name (source, "evbus pool kick");
-  return source;
+  return evb_bus_work_source_new (bus, "evbus pool kick", kick_pending, evb_job_kick_pool);
 }
 
 static void
