@@ -23,6 +23,16 @@ typedef struct _SseBlockPool SseBlockPool;
 
 /* waiting, executing, completed, failed, cancelling, cancelled */
 #define DASH_N_STATUS_STATES 6
+/* The kinds of event a stream can carry: one per status state (in that
+ * order), then evbus.failure.  A stream's pattern becomes a bit set of
+ * them once, when it connects, not a match per event. */
+#define DASH_KIND_FAILURE DASH_N_STATUS_STATES
+
+/* A status route's user data: which kind its events are. */
+typedef struct {
+  Dashboard *dashboard;
+  guint kind;
+} DashStatusTap;
 
 /* One evbus.failure, trimmed to what the page shows: one allocation, the
  * strings (NULL when absent) pointing into text[]. */
@@ -78,6 +88,7 @@ struct _Dashboard {
    * for evbus.status.<state> while there is any. */
   guint status_streams[DASH_N_STATUS_STATES];
   guint64 status_routes[DASH_N_STATUS_STATES];
+  DashStatusTap status_taps[DASH_N_STATUS_STATES];
   gboolean shutting_down;
   guint64 failure_route;
   guint tick_source;     /* evb_plugin_add_timeout */
@@ -100,10 +111,12 @@ struct _Dashboard {
 
 /* dashboard.c */
 json_t *dash_snapshot (Dashboard *self, json_t *stats); /* steals @stats */
-/* An /events client whose @pattern (NULL: everything) came (@delta 1) or
- * went (-1): the first stream that takes a job state subscribes to its
- * status events, the last one to leave unsubscribes. */
-void dash_watch_status (Dashboard *self, const char *pattern, gint delta);
+/* The kinds @pattern (NULL: everything) takes, as bits 1 << kind. */
+guint32 dash_kinds_of_pattern (const char *pattern);
+/* An /events client taking @kinds came (@delta 1) or went (-1): the first
+ * stream that takes a job state subscribes to its status events, the last
+ * one to leave unsubscribes. */
+void dash_watch_status (Dashboard *self, guint32 kinds, gint delta);
 
 /* health.c */
 void dash_health_sample (Dashboard *self, json_t *stats);
@@ -124,7 +137,7 @@ gboolean dash_pattern_match (const char *pattern, const char *type);
  * counted and announced in an "event: skipped" message. */
 void dash_sse_start (Dashboard *self, SoupServerMessage *msg, const char *pattern, guint max_rate);
 void dash_sse_report_skipped (Dashboard *self);
-void dash_sse_broadcast (Dashboard *self, const EvbEvent *event);
+void dash_sse_broadcast (Dashboard *self, const EvbEvent *event, guint kind);
 void dash_sse_ping (Dashboard *self);
 void dash_sse_reap_closed (Dashboard *self);
 gsize dash_sse_buffered (Dashboard *self);

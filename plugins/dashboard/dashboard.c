@@ -38,31 +38,47 @@ G_DEFINE_QUARK (evb-dashboard-error-quark, dash_error)
 static EvbResult
 on_status (EvbCall *call, const EvbEvent *event)
 {
-  dash_sse_broadcast (call->route_data, event);
+  DashStatusTap *tap = call->route_data;
+
+  dash_sse_broadcast (tap->dashboard, event, tap->kind);
   return EVB_CONTINUE;
 }
 
 static guint64 subscribe (Dashboard *self, const char *pattern, const char *label, EvbHandlerFunc func,
-                          GError **error);
+                          gpointer user_data, GError **error);
 
 static const char *const status_types[DASH_N_STATUS_STATES] = {
   "evbus.status.waiting", "evbus.status.executing", "evbus.status.completed",
   "evbus.status.failed", "evbus.status.cancelling", "evbus.status.cancelled",
 };
 
+guint32
+dash_kinds_of_pattern (const char *pattern)
+{
+  guint32 kinds = 0;
+
+  for (guint i = 0; i < DASH_N_STATUS_STATES; i++)
+    if (pattern == NULL || dash_pattern_match (pattern, status_types[i]))
+      kinds |= 1u << i;
+  if (pattern == NULL || dash_pattern_match (pattern, "evbus.failure"))
+    kinds |= 1u << DASH_KIND_FAILURE;
+  return kinds;
+}
+
 void
-dash_watch_status (Dashboard *self, const char *pattern, gint delta)
+dash_watch_status (Dashboard *self, guint32 kinds, gint delta)
 {
   for (guint i = 0; i < DASH_N_STATUS_STATES; i++)
     {
-      if (pattern != NULL && !dash_pattern_match (pattern, status_types[i]))
+      if ((kinds & (1u << i)) == 0)
         continue;
       self->status_streams[i] += (guint) delta;
       if (delta > 0 && self->status_streams[i] == 1 && !self->shutting_down)
         {
           g_autoptr (GError) error = NULL;
 
-          self->status_routes[i] = subscribe (self, status_types[i], "status", on_status, &error);
+          self->status_routes[i] = subscribe (self, status_types[i], "status", on_status, &self->status_taps[i],
+                                              &error);
           if (self->status_routes[i] == 0)
             evb_plugin_log (self->plugin, G_LOG_LEVEL_WARNING, "cannot stream %s: %s", status_types[i],
                             error->message);
@@ -162,7 +178,7 @@ on_failure (EvbCall *call, const EvbEvent *event)
     }
   self->failures_seen++;
 
-  dash_sse_broadcast (self, event);
+  dash_sse_broadcast (self, event, DASH_KIND_FAILURE);
   return EVB_CONTINUE;
 }
 
@@ -264,7 +280,8 @@ int_option (EvbPlugin *plugin, const char *name, gint64 min, gint64 max, guint *
 }
 
 static guint64
-subscribe (Dashboard *self, const char *pattern, const char *label, EvbHandlerFunc func, GError **error)
+subscribe (Dashboard *self, const char *pattern, const char *label, EvbHandlerFunc func, gpointer user_data,
+           GError **error)
 {
   EvbRouteSpec spec = EVB_ROUTE_SPEC_INIT;
 
@@ -272,7 +289,7 @@ subscribe (Dashboard *self, const char *pattern, const char *label, EvbHandlerFu
   spec.pattern = pattern;
   spec.handler = label;
   spec.func = func;
-  spec.user_data = self;
+  spec.user_data = user_data;
   spec.priority = OBSERVER_PRIORITY;
   return evb_plugin_subscribe (self->plugin, &spec, NULL, error);
 }
@@ -308,7 +325,9 @@ dashboard_init (EvbPlugin *plugin, GError **error)
   self->sse_pool = dash_sse_pool_new ();
   self->sse_scratch = g_string_sized_new (1024);
 
-  self->failure_route = subscribe (self, "evbus.failure", "failure", on_failure, error);
+  for (guint i = 0; i < DASH_N_STATUS_STATES; i++)
+    self->status_taps[i] = (DashStatusTap) { self, i };
+  self->failure_route = subscribe (self, "evbus.failure", "failure", on_failure, self, error);
   if (self->failure_route == 0)
     return FALSE;
 

@@ -48,7 +48,7 @@ typedef struct {
 struct _SseClient {
   Dashboard *dashboard;
   SoupServerMessage *msg; /* strong */
-  char *pattern;          /* NULL: every status and failure event */
+  guint32 kinds;          /* what its ?pattern takes: bits 1 << DASH_KIND_* */
   SseBlock *block;        /* being filled, not yet handed to libsoup */
   gsize fill;             /* bytes used in @block */
   guint64 appended;       /* bytes handed to libsoup */
@@ -198,13 +198,12 @@ client_forget (SseClient *client)
   Dashboard *self = client->dashboard;
 
   self->sse_clients = g_list_remove (self->sse_clients, client);
-  dash_watch_status (self, client->pattern, -1);
+  dash_watch_status (self, client->kinds, -1);
   g_signal_handler_disconnect (client->msg, client->wrote_handler);
   g_signal_handler_disconnect (client->msg, client->finished_handler);
   g_object_unref (client->msg);
   if (client->block != NULL)
     block_release (client->block);
-  g_free (client->pattern);
   g_free (client);
 }
 
@@ -367,14 +366,14 @@ dash_sse_start (Dashboard *self, SoupServerMessage *msg, const char *pattern, gu
 
   client->dashboard = self;
   client->msg = g_object_ref (msg);
-  client->pattern = g_strdup (pattern);
+  client->kinds = dash_kinds_of_pattern (pattern);
   client->max_rate = max_rate;
   client->tokens = max_rate;
   client->refilled_us = g_get_monotonic_time ();
   client->wrote_handler = g_signal_connect (msg, "wrote-body-data", G_CALLBACK (client_wrote), client);
   client->finished_handler = g_signal_connect (msg, "finished", G_CALLBACK (client_finished), client);
   self->sse_clients = g_list_prepend (self->sse_clients, client);
-  dash_watch_status (self, client->pattern, 1);
+  dash_watch_status (self, client->kinds, 1);
 
   soup_message_body_append (body, SOUP_MEMORY_STATIC, preamble, sizeof preamble - 1);
   client->appended += sizeof preamble - 1;
@@ -571,7 +570,7 @@ client_report_skipped (SseClient *client)
 }
 
 void
-dash_sse_broadcast (Dashboard *self, const EvbEvent *event)
+dash_sse_broadcast (Dashboard *self, const EvbEvent *event, guint kind)
 {
   gboolean formatted = FALSE;
   gint64 now_us = 0;
@@ -582,7 +581,7 @@ dash_sse_broadcast (Dashboard *self, const EvbEvent *event)
       SseClient *client = l->data;
 
       next = l->next; /* a client may be dropped below */
-      if (client->pattern != NULL && !dash_pattern_match (client->pattern, event->type))
+      if ((client->kinds & (1u << kind)) == 0)
         continue;
       if (client->max_rate != 0 && now_us == 0)
         now_us = g_get_monotonic_time ();
