@@ -8,6 +8,7 @@
 #include "filter.h"
 #include "histogram.h"
 #include "inbox.h"
+#include "worker-pool.h"
 #include "route-cache.h"
 #include "route-table.h"
 
@@ -136,7 +137,7 @@ struct _EvbJob {
   EvbDispatch *dispatch; /* NULL once detached (timed out, or level gone) */
   GObject *owner;        /* strong while in flight, released on the main thread */
   GList bus_link;        /* in bus->live_jobs */
-  GList pool_link;       /* in bus->ready_jobs while handed over and not yet taken */
+  GList pool_link;       /* queued in bus->workers while handed over and not yet taken */
   gboolean in_held_queue;
   gboolean on_pool;      /* handed to the pool: counts in route->running */
 
@@ -197,11 +198,8 @@ struct _EvbBus {
   GThread *main_thread;
   EvbInbox *inbox;       /* events */
   EvbInbox *completions; /* job started / finished notices (tagged pointers) */
-  GThreadPool *pool;     /* runs up to `workers` drainers of ready_jobs (job.c) */
-  GMutex jobs_lock;      /* guards ready_jobs and drainers */
-  GQueue ready_jobs;     /* EvbJob via pool_link: handed to the pool, not yet taken */
-  guint drainers;        /* pool tasks taking from ready_jobs */
-  GSource *pool_kick;    /* starts drainers once per main-loop pass (job.c) */
+  EvbWorkerPool *workers; /* up to `workers` threads running handed-over jobs */
+  GSource *pool_kick;     /* wakes workers once per main-loop pass (job.c) */
   gboolean kick_pending; /* main thread: jobs were queued since the last kick */
   EvbRouteTable *table;
   EvbRouteCache *route_cache; /* main thread's front for table lookups */
@@ -247,7 +245,7 @@ void evb_job_completion (gpointer tagged_job, gpointer user_data); /* completion
 void evb_job_free_tagged (gpointer tagged_job);
 void evb_job_cancel (EvbJob *job);
 void evb_route_cancel_jobs (EvbBus *bus, EvbRoute *route);
-void evb_job_worker (gpointer job, gpointer user_data); /* GThreadPool func */
+void evb_job_run_on_worker (gpointer job); /* EvbWorkerRun */
 GSource *evb_job_kick_source_new (EvbBus *bus);
 void evb_job_kick_pool (EvbBus *bus);
 void evb_bus_cancel_all_jobs (EvbBus *bus);

@@ -207,9 +207,7 @@ evb_bus_new (const EvbBusSettings *settings, GMainContext *context)
   g_queue_init (&bus->reports);
   bus->reports_source = evb_bus_work_source_new (bus, "evbus reports", reports_pending, dispatch_reports);
   g_source_attach (bus->reports_source, bus->context);
-  bus->pool = g_thread_pool_new (evb_job_worker, bus, (gint) bus->settings.workers, FALSE, NULL);
-  g_mutex_init (&bus->jobs_lock);
-  g_queue_init (&bus->ready_jobs);
+  bus->workers = evb_worker_pool_new ("evbus-worker", bus->settings.workers, evb_job_run_on_worker);
   bus->pool_kick = evb_job_kick_source_new (bus);
   g_source_attach (bus->pool_kick, bus->context);
   bus->table = evb_route_table_new ((GBoxedCopyFunc) evb_route_ref, (GDestroyNotify) evb_route_unref);
@@ -437,18 +435,16 @@ evb_bus_free (EvbBus *bus)
 
   if (!stuck)
     {
-      evb_job_kick_pool (bus); /* nothing may stay in ready_jobs unclaimed */
-      g_thread_pool_free (bus->pool, FALSE, TRUE);
-      /* The drainers are done; taking their lock once orders their last
-       * writes before the frees below for ThreadSanitizer, which cannot see
-       * the wait inside g_thread_pool_free (). */
-      g_mutex_lock (&bus->jobs_lock);
-      g_mutex_unlock (&bus->jobs_lock);
-      g_mutex_clear (&bus->jobs_lock);
+      evb_worker_pool_stop (bus->workers, TRUE);
       evb_inbox_free (bus->completions);
     }
-  /* else: a worker still runs a handler; the pool, the completion inbox and
-   * the job are leaked on purpose rather than freed under it. */
+  else
+    {
+      /* A worker still runs a handler: the completion inbox and the job
+       * are leaked on purpose rather than freed under it, and the last
+       * worker out frees the pool. */
+      evb_worker_pool_stop (bus->workers, FALSE);
+    }
   evb_inbox_free (bus->inbox);
   g_queue_clear_full (&bus->reports, (GDestroyNotify) evb_event_unref);
   g_source_destroy (bus->reports_source);

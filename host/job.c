@@ -5,7 +5,6 @@
  * pointer tagged with 1) and "finished" (the bare pointer).  One worker
  * posts both, in that order, through one FIFO, so main sees them in order. */
 #include "bus-private.h"
-#include "tsan.h"
 
 #define STARTED_TAG ((guintptr) 1)
 
@@ -39,12 +38,12 @@ post (EvbJob *job, guintptr tag)
     g_critical ("job %" G_GUINT64_FORMAT ": completion notice lost", job->id);
 }
 
-static void
-run_job (EvbJob *job)
+void
+evb_job_run_on_worker (gpointer data)
 {
+  EvbJob *job = data;
   EvbCallPrivate call;
 
-  EVB_TSAN_ACQUIRE (job); /* handed over through bus->ready_jobs */
   if (g_atomic_int_get (&job->cancel_requested))
     {
       post (job, 0);
@@ -66,59 +65,13 @@ run_job (EvbJob *job)
   post (job, 0);
 }
 
-/* A pool task: runs ready jobs until there are none.  The pool never holds
- * jobs itself, only up to `workers` of these: handing a job over is then a
- * queue append under an uncontended lock, where a g_thread_pool_push per
- * job would wake an idle worker (a futex call) for nearly every job. */
-void
-evb_job_worker (gpointer data, gpointer user_data)
-{
-  EvbBus *bus = user_data;
-
-  for (;;)
-    {
-      GList *link;
-
-      g_mutex_lock (&bus->jobs_lock);
-      link = g_queue_pop_head_link (&bus->ready_jobs);
-      if (link == NULL)
-        {
-          /* Decided under the lock hand_to_pool takes: a job queued after
-           * this sees one drainer fewer and starts another. */
-          bus->drainers--;
-          g_mutex_unlock (&bus->jobs_lock);
-          return;
-        }
-      g_mutex_unlock (&bus->jobs_lock);
-      run_job (link->data);
-    }
-}
-
-/* Starts as many drainers as there are idle workers and ready jobs.  Main
- * thread. */
+/* Wakes or starts a worker for each job handed over since the last kick.
+ * Main thread. */
 void
 evb_job_kick_pool (EvbBus *bus)
 {
-  guint start;
-
   bus->kick_pending = FALSE;
-  g_mutex_lock (&bus->jobs_lock);
-  start = MIN (bus->settings.workers - bus->drainers, bus->ready_jobs.length);
-  bus->drainers += start;
-  g_mutex_unlock (&bus->jobs_lock);
-
-  for (guint i = 0; i < start; i++)
-    {
-      GError *error = NULL;
-
-      /* On failure GLib keeps the task queued for when a thread can be
-       * made; the jobs wait in ready_jobs meanwhile, as in the pool. */
-      if (!g_thread_pool_push (bus->pool, bus, &error))
-        {
-          g_warning ("no worker thread yet: %s", error->message);
-          g_error_free (error);
-        }
-    }
+  evb_worker_pool_kick (bus->workers);
 }
 
 /* Jobs handed over during one main-loop pass (a slice of the inbox, a batch
@@ -147,11 +100,7 @@ hand_to_pool (EvbJob *job)
   job->on_pool = TRUE;
   job->route->running++;
   job->pool_link.data = job;
-  EVB_TSAN_RELEASE (job);
-  g_mutex_lock (&bus->jobs_lock);
-  g_queue_push_tail_link (&bus->ready_jobs, &job->pool_link);
-  ready = bus->ready_jobs.length;
-  g_mutex_unlock (&bus->jobs_lock);
+  ready = evb_worker_pool_push (bus->workers, &job->pool_link);
 
   bus->kick_pending = TRUE;
   if (ready >= KICK_BATCH)

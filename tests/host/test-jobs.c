@@ -448,6 +448,44 @@ test_failure_text_not_utf8 (void **state)
                 "row \xef\xbf\xbd\xef\xbf\xbd read");
 }
 
+/* Threads of this process alive now, read from /proc. */
+static guint
+count_live_threads (void)
+{
+  g_autoptr (GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  guint count = 0;
+
+  assert_non_null (dir);
+  while (g_dir_read_name (dir) != NULL)
+    count++;
+  return count;
+}
+
+/* The bus starts workers as jobs need them, up to `workers`, and they end
+ * with the bus: freeing it joins them, nothing lingers for reuse. */
+static void
+test_workers_start_on_demand_and_end_with_bus (void **state)
+{
+  EvbHarness *harness = *state;
+  guint before = count_live_threads ();
+
+  gate_reset (TRUE);
+  add_route (harness, "work.item", "p.gated", "{\"mode\": \"async\"}");
+  assert_int_equal (count_live_threads (), before);
+
+  for (guint i = 0; i < 6; i++)
+    emit (harness, "work.item", NULL);
+  run_until_int (harness, &gate.entered, 4);
+  /* workers is 4: four run, two wait for a free worker. */
+  assert_int_equal (count_live_threads (), before + 4);
+  gate_open ();
+  run_until_idle (harness);
+  assert_int_equal (g_atomic_int_get (&gate.entered), 6);
+
+  evb_harness_free (g_steal_pointer (state));
+  assert_int_equal (count_live_threads (), before);
+}
+
 /* DESIGN "Lifecycle"/"Status events": shutdown gives a running job the
  * grace period, then cancels it; the handler sees evb_call_is_cancelled. */
 static void
@@ -1052,6 +1090,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_failed_job_status_and_failure, setup, teardown),
     cmocka_unit_test_setup_teardown (test_failure_text_not_utf8, setup, teardown),
     cmocka_unit_test_setup_teardown (test_stats_oldest_jobs, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_workers_start_on_demand_and_end_with_bus, setup, teardown),
     cmocka_unit_test_setup_teardown (test_shutdown_cancels_running_job, setup, teardown),
     cmocka_unit_test_setup_teardown (test_shutdown_cancels_waiting_job, setup, teardown),
     cmocka_unit_test_setup_teardown (test_unsubscribe_cancels_running_job, setup, teardown),
