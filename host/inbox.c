@@ -277,6 +277,12 @@ evb_inbox_push (EvbInbox *inbox, gpointer item, GError **error)
 }
 
 void
+evb_inbox_detach (EvbInbox *inbox)
+{
+  g_source_destroy (inbox->source);
+}
+
+void
 evb_inbox_close (EvbInbox *inbox)
 {
   g_mutex_lock (&inbox->lock);

@@ -40,6 +40,11 @@ gboolean evb_inbox_push (EvbInbox *inbox, gpointer item, GError **error);
  * the keep func keeps) and releases blocked producers.  Any thread. */
 void evb_inbox_close (EvbInbox *inbox);
 
+/* Stops handing items to the consumer: pushes still succeed (or fail) as
+ * before, and what they queue stays until evb_inbox_free ().  For a bus
+ * abandoned under a handler that never returned.  Main thread. */
+void evb_inbox_detach (EvbInbox *inbox);
+
 /* From now on "block" admits producers past the limit (counted as
  * overcommitted) and releases those waiting: a producer thread parked in
  * emit must not hold up its plugin's shutdown, which joins it.  Any thread. */

@@ -83,6 +83,26 @@ handle_gated (EvbCall *call, const EvbEvent *event)
   return EVB_CONTINUE;
 }
 
+/* Waits at the gate, ignoring cancellation, then emits: what a plugin
+ * does that finishes its work after the bus gave up on it. */
+static Counter late_emits;       /* handlers that got past the gate and emitted */
+static char *late_emit_error;    /* under late_emits.lock */
+
+static EvbResult
+handle_late_emit (EvbCall *call, const EvbEvent *event)
+{
+  g_autoptr (GError) error = NULL;
+
+  handle_gated (call, event);
+  evb_call_emit (call, "work.late", NULL, &error);
+  g_mutex_lock (&late_emits.lock);
+  g_free (late_emit_error);
+  late_emit_error = g_strdup (error != NULL ? error->message : "emit succeeded");
+  g_mutex_unlock (&late_emits.lock);
+  counter_add (&late_emits, 1);
+  return EVB_CONTINUE;
+}
+
 /* ---- the test plugin ------------------------------------------------- */
 
 static gint ok_calls;      /* atomic */
@@ -154,6 +174,7 @@ static const EvbHandlerInfo test_handlers[] = {
   EVB_HANDLER ("ok", handle_ok, "Counts calls."),
   EVB_HANDLER ("fail", handle_fail, "Fails: store/7 \"no row <data.row>\"."),
   EVB_HANDLER ("gated", handle_gated, "Waits at the test's gate."),
+  EVB_HANDLER ("late-emit", handle_late_emit, "Waits at the gate, ignoring cancellation, then emits."),
   EVB_HANDLER ("fail-bytes", handle_fail_bytes, "Fails with an error whose text is not UTF-8."),
   EVB_HANDLER ("watch", handle_watch, "Counts calls (for status events)."),
   EVB_HANDLER ("track", handle_track, "Records concurrency and order, then waits at the gate."),
@@ -509,6 +530,47 @@ test_shutdown_cancels_running_job (void **state)
   check_null (evb_harness_find (harness, "evbus.status.cancelled", 0)->data, "error");
   summary = evb_harness_summary (harness);
   assert_string_equal (summary, "dispatched 5 events, dropped 0, unhandled 0; jobs: 0 completed, 0 failed, 1 cancelled");
+}
+
+/* A handler that never returns, even when cancelled: the bus warns, and
+ * freeing it keeps what the handler still reaches (the worker, the
+ * plugin's host API, the completion inbox) instead of freeing it under
+ * the handler.  When the handler does return, its emit is refused like any
+ * emit after shutdown; nothing runs on the context any more.  Under ASan
+ * the emit reads the bus: freed, it would be a use after free. */
+static void
+test_free_with_handler_that_never_returns (void **state)
+{
+  EvbHarness *harness = *state;
+  g_autoptr (GMainContext) context = g_main_context_ref_thread_default (); /* the harness's */
+  guint handler_id;
+  g_autofree char *expected = NULL;
+
+  gate_reset (FALSE);
+  counter_init (&late_emits);
+  add_route (harness, "work.item", "p.late-emit", "{\"mode\": \"async\"}");
+  emit (harness, "work.item", NULL);
+  run_until_int (harness, &gate.entered, 1);
+  expected = g_strdup_printf ("job 1 of p.late-emit on work.item event %" G_GUINT64_FORMAT
+                              " did not stop after cancellation; its plugin stays loaded",
+                              evb_harness_find (harness, "work.item", 0)->id);
+
+  handler_id = g_log_set_handler ("evbus", G_LOG_LEVEL_WARNING, record_warning, NULL);
+  evb_harness_shutdown (harness, 20);
+  evb_harness_free (g_steal_pointer (state));
+  g_log_remove_handler ("evbus", handler_id);
+  assert_int_equal (warnings->len, 1);
+  assert_string_equal (g_ptr_array_index (warnings, 0), expected);
+
+  gate_open ();
+  assert_true (counter_wait (&late_emits, 1));
+  g_mutex_lock (&late_emits.lock);
+  assert_string_equal (late_emit_error, "the bus is shutting down: event refused");
+  g_clear_pointer (&late_emit_error, g_free);
+  g_mutex_unlock (&late_emits.lock);
+  /* The job's completion notice is kept, never dispatched. */
+  assert_false (g_main_context_pending (context));
+  counter_clear (&late_emits);
 }
 
 /* A job still waiting for its max_concurrency slot at shutdown is cancelled
@@ -1092,6 +1154,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_stats_oldest_jobs, setup, teardown),
     cmocka_unit_test_setup_teardown (test_workers_start_on_demand_and_end_with_bus, setup, teardown),
     cmocka_unit_test_setup_teardown (test_shutdown_cancels_running_job, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_free_with_handler_that_never_returns, setup, teardown),
     cmocka_unit_test_setup_teardown (test_shutdown_cancels_waiting_job, setup, teardown),
     cmocka_unit_test_setup_teardown (test_unsubscribe_cancels_running_job, setup, teardown),
     cmocka_unit_test_setup_teardown (test_unsubscribe_from_other_thread_cancels, setup, teardown),
