@@ -59,9 +59,10 @@ worker_main (gpointer data)
 EvbWorkerPool *
 evb_worker_pool_new (const char *thread_name, guint max_threads, EvbWorkerRun run)
 {
-  EvbWorkerPool *pool = g_new0 (EvbWorkerPool, 1);
+  EvbWorkerPool *pool;
 
   g_return_val_if_fail (max_threads > 0, NULL);
+  pool = g_new0 (EvbWorkerPool, 1);
   pool->ref_count = 1;
   g_mutex_init (&pool->lock);
   g_cond_init (&pool->work_ready);
