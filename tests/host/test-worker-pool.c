@@ -74,8 +74,12 @@ run_item (gpointer data)
       counter_add (&threads_seen, 1);
     }
   g_atomic_int_inc (&item->runs);
-  counter_add (&active_now, 1);
-  active = (gint) counter_get (&active_now);
+  /* Read in the same hold of the lock: a thread leaving in between would
+   * hide the peak. */
+  g_mutex_lock (&active_now.lock);
+  active = (gint) ++active_now.value;
+  g_cond_broadcast (&active_now.changed);
+  g_mutex_unlock (&active_now.lock);
   for (gint seen = g_atomic_int_get (&max_active); active > seen; seen = g_atomic_int_get (&max_active))
     if (g_atomic_int_compare_and_exchange (&max_active, seen, active))
       break;
