@@ -26,7 +26,7 @@ demo: all
 	@echo "== evbus demo: a search window (replay), a database (sqlite-store, async jobs) and a result"
 	@echo "== view (console) talking only through the bus; the dashboard shows the jobs live."
 	@echo "== When the script is done the host keeps serving the dashboard: press Ctrl-C to stop."
-	EVBUS_PLUGIN_PATH=$(DEMO_PLUGIN_PATH) $(BUILD)/host/evbus run config/demo.json $(DEMO_ARGS)
+	EVBUS_PLUGIN_PATH=$(DEMO_PLUGIN_PATH) $(BUILD)/host/cli/evbus run config/demo.json $(DEMO_ARGS)
 
 test: all
 	meson test -C $(BUILD) $(MESON_TEST_ARGS)

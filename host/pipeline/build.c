@@ -1,5 +1,5 @@
 /* From a loaded config to a bus with plugins and routes (cli-pipeline.h). */
-#include "cli-pipeline.h"
+#include "build.h"
 
 #include <stdio.h>
 #include <string.h>

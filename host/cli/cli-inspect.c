@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli-pipeline.h"
+#include "build.h"
 #include "cli.h"
 #include "plugin-loader.h"
 #include "trust.h"

@@ -6,7 +6,7 @@
 
 #include <glib-unix.h>
 
-#include "cli-pipeline.h"
+#include "build.h"
 #include "cli.h"
 #include "trust.h"
 

@@ -2,7 +2,7 @@
  * problem found on the way, without running the pipeline. */
 #include <stdio.h>
 
-#include "cli-pipeline.h"
+#include "build.h"
 #include "cli.h"
 #include "trust.h"
 

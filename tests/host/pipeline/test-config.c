@@ -1,8 +1,8 @@
 /* Tests for host/json-doc.c and host/config.c: positions (in characters,
  * like jansson), environment expansion, the pipeline model of a good file,
- * and the exact error lines of broken ones (tests/host/configs/).
+ * and the exact error lines of broken ones (tests/host/pipeline/configs/).
  *
- * Needs EVB_TEST_CONFIG_DIR, the absolute path of tests/host/configs. */
+ * Needs EVB_TEST_CONFIG_DIR, the absolute path of tests/host/pipeline/configs. */
 
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +16,7 @@
 #include "json-doc.h"
 
 #ifndef EVB_TEST_CONFIG_DIR
-#error "define EVB_TEST_CONFIG_DIR as the path of tests/host/configs"
+#error "define EVB_TEST_CONFIG_DIR as the path of tests/host/pipeline/configs"
 #endif
 
 static char *
