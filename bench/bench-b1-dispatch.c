@@ -107,7 +107,7 @@ typedef struct {
 static double
 measure_evbus (EvbBus *bus, const Variant *variant)
 {
-  guint64 start_dispatched = bus->dispatched;
+  guint64 start_dispatched = bench_dispatched (bus);
   guint64 start_calls = calls;
   gint64 start = bench_now_ns ();
   gint64 elapsed;

@@ -55,7 +55,7 @@ status_handler (EvbCall *call, const EvbEvent *event)
 static double
 measure_evbus (EvbBus *bus, guint64 jobs, guint64 status_per_job)
 {
-  guint64 completed = bus->jobs_completed;
+  guint64 completed = bench_jobs_completed (bus);
   guint64 seen = status_seen;
   gint64 start = bench_now_ns ();
   gint64 elapsed;
@@ -67,7 +67,7 @@ measure_evbus (EvbBus *bus, guint64 jobs, guint64 status_per_job)
       bench_run_until_idle (bus);
     }
   elapsed = bench_now_ns () - start;
-  g_assert_cmpuint (bus->jobs_completed - completed, ==, jobs);
+  g_assert_cmpuint (bench_jobs_completed (bus) - completed, ==, jobs);
   g_assert_cmpuint (status_seen - seen, ==, jobs * status_per_job);
   return (double) jobs / ((double) elapsed / 1e9);
 }

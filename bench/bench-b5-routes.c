@@ -68,7 +68,7 @@ table_clear (Table *table)
 static double
 measure (Table *table, guint64 events)
 {
-  guint64 start_dispatched = table->bus->dispatched;
+  guint64 start_dispatched = bench_dispatched (table->bus);
   guint64 start_calls = calls;
   guint next = 0;
   gint64 start;

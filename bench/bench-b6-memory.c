@@ -159,7 +159,7 @@ rss_over_time (const BenchOptions *options)
       gsize rss;
       gsize heap;
 
-      while (bus->dispatched < done)
+      while (bench_dispatched (bus) < done)
         g_main_context_iteration (context, TRUE);
       rss = bench_rss_bytes ();
       heap = bench_heap_bytes ();
@@ -227,7 +227,7 @@ gsignal_handler (BenchEmitter *emitter, gpointer data, gpointer user_data)
 static double
 measure_no_route (EvbBus *bus, guint64 events)
 {
-  guint64 start_dispatched = bus->dispatched;
+  guint64 start_dispatched = bench_dispatched (bus);
   gint64 start = bench_now_ns ();
 
   for (guint64 done = 0; done < events; done += BATCH)

@@ -37,6 +37,7 @@
  * workers are (async-work); for firehose, the clients cut off per round.
  * Lines starting with "#" give each round. */
 #include "bench-common.h"
+#include "plugin-module.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -378,7 +379,7 @@ run_round (const Settings *settings, ClientKind kind, EvbMode mode, gboolean spi
       json_t *config = json_pack ("{s:s}", "listen", "127.0.0.1:0");
 
       bench_add_route (bus, "dashboard.ready", EVB_MODE_SYNC, remember_url, &url, NULL);
-      if (evb_bus_load_plugin (bus, "dashboard", DASHBOARD_MODULE, config, &error) == NULL)
+      if (evb_plugin_load (bus, "dashboard", DASHBOARD_MODULE, config, &error) == NULL)
         g_error ("B7: loading %s: %s", DASHBOARD_MODULE, error->message);
       json_decref (config);
       bench_run_until_idle (bus); /* dispatches dashboard.ready */

@@ -117,12 +117,30 @@ bench_bus_new (GMainContext *context, guint workers, guint inbox_limit)
   return evb_bus_new (&settings, context);
 }
 
+guint64
+bench_dispatched (EvbBus *bus)
+{
+  EvbBusTotals totals;
+
+  evb_bus_get_totals (bus, &totals);
+  return totals.dispatched;
+}
+
+guint64
+bench_jobs_completed (EvbBus *bus)
+{
+  EvbBusTotals totals;
+
+  evb_bus_get_totals (bus, &totals);
+  return totals.jobs_completed;
+}
+
 void
 bench_drain_until_dispatched (EvbBus *bus, guint64 target)
 {
   GMainContext *context = evb_bus_get_context (bus);
 
-  while (bus->dispatched < target)
+  while (bench_dispatched (bus) < target)
     g_main_context_iteration (context, FALSE);
 }
 

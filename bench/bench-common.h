@@ -15,7 +15,8 @@
 
 #include <glib.h>
 
-#include "bus-private.h"
+#include "bus.h"
+#include "event.h"
 
 G_BEGIN_DECLS
 
@@ -56,6 +57,10 @@ EvbBus *bench_bus_new (GMainContext *context, guint workers, guint inbox_limit);
 /* Iterates @bus's context without blocking until @bus has dispatched
  * @target events in total.  Main thread. */
 void bench_drain_until_dispatched (EvbBus *bus, guint64 target);
+/* Events the bus dispatched so far. */
+guint64 bench_dispatched (EvbBus *bus);
+/* Jobs completed so far. */
+guint64 bench_jobs_completed (EvbBus *bus);
 
 /* Iterates @bus's context (blocking) until the bus is idle. */
 void bench_run_until_idle (EvbBus *bus);

@@ -35,7 +35,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "bus-private.h"
+#include "bus.h"
+#include "event.h"
 
 #define TOLERANCE_FRACTION 0.02
 #define TOLERANCE_BYTES (512.0 * 1024.0)
@@ -406,12 +407,10 @@ typedef struct {
 static guint
 routes_live (EvbBus *bus)
 {
-  guint n;
+  EvbBusTotals totals;
 
-  g_mutex_lock (&bus->routes_lock);
-  n = g_hash_table_size (bus->routes);
-  g_mutex_unlock (&bus->routes_lock);
-  return n;
+  evb_bus_get_totals (bus, &totals);
+  return totals.routes;
 }
 
 static void

@@ -54,7 +54,7 @@ evb_cli_check (int argc, char **argv)
     }
 
   bus = evb_bus_new (&config->settings, NULL);
-  ok = evb_pipeline_load (bus, config, TRUE, route_ids, errors);
+  ok = evb_pipeline_load (bus, config, route_ids, errors);
   /* Nothing may run: shut down without the config's routes. */
   evb_pipeline_remove_routes (bus, route_ids);
   evb_bus_free (bus);

@@ -6,7 +6,7 @@
 
 #include "build.h"
 #include "cli.h"
-#include "plugin-loader.h"
+#include "plugin-module.h"
 #include "trust.h"
 
 static guint

@@ -148,7 +148,7 @@ evb_cli_run (int argc, char **argv)
   sigint_id = watch_signal (&state, &sigint_watch, SIGINT, "SIGINT");
   sigterm_id = watch_signal (&state, &sigterm_watch, SIGTERM, "SIGTERM");
 
-  if (!evb_pipeline_load (bus, config, FALSE, route_ids, errors))
+  if (!evb_pipeline_load (bus, config, route_ids, errors))
     {
       evb_cli_print_errors (errors);
       /* Nothing may run; the plugins that did load shut down in reverse

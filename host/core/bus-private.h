@@ -3,6 +3,10 @@
  * job.c (async jobs, status) -> report.c (failure and status events). */
 #pragma once
 
+#if !defined(EVB_CORE_COMPILATION)
+#error "bus-private.h belongs to host/core/: other layers use bus.h"
+#endif
+
 #include "bus.h"
 #include "event.h"
 #include "filter.h"
@@ -169,7 +173,8 @@ struct _EvbPluginInstance {
   char *name;
   char *path;       /* NULL for linked-in descriptors */
   const EvbPluginDescriptor *descriptor;
-  gpointer module;  /* dlopen handle or NULL */
+  gpointer module;  /* the caller's handle on the code (dlopen), or NULL */
+  GDestroyNotify unload; /* unloads @module once nothing can reach the code */
   json_t *options;
   GArray *sources;  /* guint source ids from add_timeout; main thread */
   gint holds;       /* atomic */
@@ -177,9 +182,6 @@ struct _EvbPluginInstance {
   gboolean shut_down;
   gboolean pinned;  /* a job never returned: never unload the code */
 };
-
-EvbPluginInstance *evb_plugin_instance_ref (EvbPluginInstance *instance);
-void evb_plugin_instance_unref (EvbPluginInstance *instance);
 
 /* The host API table handed to plugins. */
 extern const EvbHostApi evb_host_api;
@@ -275,7 +277,12 @@ void evb_bus_prune_route (EvbBus *bus, EvbRoute *route);
 void evb_bus_remove_plugin_routes (EvbBus *bus, EvbPluginInstance *plugin);
 gboolean evb_bus_is_main_thread (EvbBus *bus);
 
-/* plugin-loader.c */
+/* plugin-instance.c */
+EvbPluginInstance *evb_plugin_instance_ref (EvbPluginInstance *instance);
+void evb_plugin_instance_unref (EvbPluginInstance *instance);
+/* The handler named @name, or NULL with EVB_BUS_ERROR_NO_HANDLER listing the
+ * handlers that do exist. */
+EvbHandlerFunc evb_plugin_instance_find_handler (EvbPluginInstance *instance, const char *name, GError **error);
 void evb_plugin_instance_stop_sources (EvbPluginInstance *instance);
 void evb_plugin_instance_shutdown (EvbPluginInstance *instance);
 

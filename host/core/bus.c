@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "plugin-loader.h"
+#include "plugin-abi.h"
 
 /* Not G_DEFINE_QUARK: its plain static is a data race when the first errors
  * of the process come from several emitting threads at once (TSan). */
@@ -68,46 +68,6 @@ evb_bus_link_context (EvbBusLink *link)
     context = g_main_context_ref (link->context);
   g_mutex_unlock (&link->lock);
   return context;
-}
-
-void
-evb_bus_settings_init (EvbBusSettings *settings)
-{
-  memset (settings, 0, sizeof *settings);
-  settings->workers = 0;
-  settings->inbox_limit = 65536;
-  settings->overflow = EVB_OVERFLOW_BLOCK;
-  settings->grace_ms = 5000;
-  settings->slice_events = 256;
-  settings->emit_unhandled = FALSE;
-  settings->status_events = TRUE;
-  settings->max_event_bytes = 1024 * 1024;
-}
-
-const char *
-evb_overflow_policy_to_string (EvbOverflowPolicy policy)
-{
-  switch (policy)
-    {
-    case EVB_OVERFLOW_BLOCK: return "block";
-    case EVB_OVERFLOW_REJECT: return "reject";
-    case EVB_OVERFLOW_DROP_OLDEST: return "drop-oldest";
-    }
-  return "unknown";
-}
-
-gboolean
-evb_overflow_policy_from_string (const char *text, EvbOverflowPolicy *policy)
-{
-  static const EvbOverflowPolicy all[] = { EVB_OVERFLOW_BLOCK, EVB_OVERFLOW_REJECT, EVB_OVERFLOW_DROP_OLDEST };
-
-  for (guint i = 0; i < G_N_ELEMENTS (all); i++)
-    if (text != NULL && strcmp (text, evb_overflow_policy_to_string (all[i])) == 0)
-      {
-        *policy = all[i];
-        return TRUE;
-      }
-  return FALSE;
 }
 
 static guint
@@ -179,16 +139,21 @@ is_host_report (gpointer item)
 EvbBus *
 evb_bus_new (const EvbBusSettings *settings, GMainContext *context)
 {
-  EvbBus *bus = g_new0 (EvbBus, 1);
+  g_autoptr (GError) error = NULL;
+  EvbBus *bus;
 
+  if (settings != NULL && !evb_bus_settings_validate (settings, &error))
+    {
+      g_critical ("evb_bus_new: %s", error->message);
+      return NULL;
+    }
+  bus = g_new0 (EvbBus, 1);
   if (settings != NULL)
     bus->settings = *settings;
   else
     evb_bus_settings_init (&bus->settings);
   if (bus->settings.workers == 0)
     bus->settings.workers = default_workers ();
-  if (bus->settings.slice_events == 0)
-    bus->settings.slice_events = 256;
 
   bus->context = g_main_context_ref (context != NULL ? context : g_main_context_default ());
   bus->main_thread = g_thread_self ();
@@ -497,6 +462,9 @@ evb_bus_get_totals (EvbBus *bus, EvbBusTotals *totals)
   totals->inbox_peak = inbox.peak;
   totals->jobs_in_flight = bus->live_jobs.length;
   totals->rejected_oversize = (guint) g_atomic_int_get (&bus->rejected_oversize);
+  g_mutex_lock (&bus->routes_lock);
+  totals->routes = g_hash_table_size (bus->routes);
+  g_mutex_unlock (&bus->routes_lock);
 }
 
 char *

@@ -36,6 +36,37 @@ void evb_bus_settings_init (EvbBusSettings *settings);
 const char *evb_overflow_policy_to_string (EvbOverflowPolicy policy);
 gboolean evb_overflow_policy_from_string (const char *text, EvbOverflowPolicy *policy);
 
+/* The settings' table (settings.c): the one home of each setting's name,
+ * kind and limits.  Readers of settings (the config file's "host", the
+ * harness's JSON) walk it; evb_bus_settings_validate checks against it. */
+typedef enum {
+  EVB_SETTING_COUNT,   /* guint from least to most */
+  EVB_SETTING_BOOLEAN, /* gboolean */
+  EVB_SETTING_CHOICE,  /* an enum: choices[value] names it */
+} EvbSettingKind;
+
+typedef struct {
+  const char *name;           /* the JSON key and the field's name */
+  EvbSettingKind kind;
+  gsize offset;               /* of the field in EvbBusSettings */
+  guint least;                /* counts */
+  guint most;                 /* counts; the last value of a choice */
+  const char *what;           /* counts: what is counted, for messages ("worker threads"), or NULL */
+  const char *const *choices; /* choices: NULL-terminated names */
+} EvbSettingInfo;
+
+/* Terminated by an entry whose name is NULL. */
+const EvbSettingInfo *evb_bus_setting_infos (void);
+
+/* The problem with a count @value that must lie in [@least, @most], or NULL
+ * when it does: "expected a positive integer, got 0", "expected at most 1024
+ * worker threads, got 5000".  Caller frees. */
+char *evb_count_range_problem (gint64 value, guint least, guint most, const char *what);
+
+/* FALSE with EVB_BUS_ERROR_INVALID_SETTING ("inbox_limit: expected a
+ * positive integer, got 0") when a setting is out of its range. */
+gboolean evb_bus_settings_validate (const EvbBusSettings *settings, GError **error);
+
 #define EVB_BUS_ERROR (evb_bus_error_quark ())
 GQuark evb_bus_error_quark (void);
 
@@ -48,10 +79,12 @@ typedef enum {
   EVB_BUS_ERROR_INVALID_ROUTE,  /* bad route spec */
   EVB_BUS_ERROR_NO_HANDLER,     /* route names a handler that does not exist */
   EVB_BUS_ERROR_TIMEOUT,        /* a wait ran out */
+  EVB_BUS_ERROR_INVALID_SETTING, /* a bus setting out of its range */
 } EvbBusError;
 
 /* Creates a bus dispatching on @context (NULL: the global default).
- * @settings NULL: defaults. */
+ * @settings NULL: defaults.  Settings that evb_bus_settings_validate ()
+ * refuses are a programming error: a critical, and NULL. */
 EvbBus *evb_bus_new (const EvbBusSettings *settings, GMainContext *context);
 
 /* Shuts down if still running (see evb_bus_shutdown), then frees. Main thread. */
@@ -69,18 +102,32 @@ gboolean evb_bus_emit (EvbBus *bus, const char *type, const char *source, json_t
 
 typedef struct _EvbPluginInstance EvbPluginInstance;
 
-/* Loads @path (dlopen RTLD_NOW|RTLD_LOCAL), checks the descriptor and ABI,
- * validates @config (object or NULL) against the option table, calls init.
- * On failure nothing is left behind.  Main thread.  Errors: EVB_PLUGIN_ERROR. */
-EvbPluginInstance *evb_bus_load_plugin (EvbBus *bus, const char *instance_name, const char *path,
-                                        json_t *config, GError **error);
-
-/* Same with a descriptor linked into the program (tests, built-ins). */
+/* Adds plugin instance @instance_name of @descriptor: checks the
+ * descriptor (plugin-abi.h) and the name, validates @config (object or NULL)
+ * against the option table, calls init.  On failure nothing is left behind.
+ * Main thread.  Errors: EVB_PLUGIN_ERROR. */
 EvbPluginInstance *evb_bus_add_plugin (EvbBus *bus, const char *instance_name,
                                        const EvbPluginDescriptor *descriptor, json_t *config,
                                        GError **error);
 
+/* Same for code the caller loaded (pipeline/plugin-module.h: dlopen), whose
+ * descriptor it checked: @path names it in messages; the bus calls
+ * @unload (@module) once nothing can reach the code any more, or at once
+ * when adding fails.  @unload may be NULL. */
+EvbPluginInstance *evb_bus_add_plugin_code (EvbBus *bus, const char *instance_name,
+                                            const EvbPluginDescriptor *descriptor, const char *path,
+                                            gpointer module, GDestroyNotify unload, json_t *config,
+                                            GError **error);
+
 EvbPluginInstance *evb_bus_find_plugin (EvbBus *bus, const char *instance_name);
+
+/* The names of the bus's plugin instances in load order, NULL-terminated.
+ * Main thread.  Free with g_strfreev. */
+char **evb_bus_plugin_names (EvbBus *bus);
+
+/* The handle the instance's plugin code is given (to call host functions as
+ * the plugin would). */
+EvbPlugin *evb_plugin_instance_get_handle (EvbPluginInstance *instance);
 
 /* ---- routes ---- */
 
@@ -91,6 +138,16 @@ EvbPluginInstance *evb_bus_find_plugin (EvbBus *bus, const char *instance_name);
  * filter node's JSON path relative to the route, e.g. "filter.size: ..."). */
 guint64 evb_bus_add_route (EvbBus *bus, EvbPluginInstance *plugin, const EvbRouteSpec *spec,
                            GObject *owner, GError **error);
+
+/* The rules of a route's keys beyond their JSON types, for readers of
+ * route specs (config file, harness) to report per key; evb_bus_add_route
+ * applies them too.  The pattern's rule is evb_pattern_validate
+ * (route-table.h), the filter's evb_filter_compile (filter.h).
+ * max_concurrency with a sync mode: EVB_BUS_ERROR_INVALID_ROUTE. */
+gboolean evb_route_check_concurrency (EvbMode mode, guint max_concurrency, GError **error);
+/* on_failure: a concrete event type outside "evbus." (EVB_BUS_ERROR_INVALID_TYPE
+ * or _RESERVED_TYPE). */
+gboolean evb_route_check_on_failure (const char *type, GError **error);
 
 /* Removes a route; cancels its waiting jobs and asks running ones to stop.
  * Any thread.  FALSE if there is no such route. */
@@ -125,7 +182,7 @@ char *evb_bus_summary (EvbBus *bus);
  * Main thread. */
 json_t *evb_bus_stats (EvbBus *bus);
 
-/* Totals, for tests and the summary line. */
+/* Totals, for tests, benchmarks and the summary line.  Main thread. */
 typedef struct {
   guint64 emitted;      /* accepted into the inbox */
   guint64 dispatched;   /* taken out of the inbox and routed */
@@ -141,6 +198,7 @@ typedef struct {
   guint inbox_peak;
   guint jobs_in_flight; /* queued or running */
   guint64 rejected_oversize; /* plugin emits refused for host.max_event_bytes */
+  guint routes;         /* routes in the table now */
 } EvbBusTotals;
 
 void evb_bus_get_totals (EvbBus *bus, EvbBusTotals *totals);

@@ -24,7 +24,7 @@ finish (EvbDispatch *dispatch)
 
   /* The host's own events (status, failure) are reported to whoever
    * listens; nobody listening is normal for them, not "unhandled". */
-  if (!dispatch->accepted && !g_str_has_prefix (dispatch->event->type, "evbus."))
+  if (!dispatch->accepted && !evb_type_is_reserved (dispatch->event->type))
     {
       bus->unhandled++;
       if (bus->settings.emit_unhandled)

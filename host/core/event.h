@@ -11,8 +11,14 @@ G_BEGIN_DECLS
 /* Handlers of these events report their own failures by log and counter only. */
 #define EVB_EVENT_FLAGS_META (EVB_EVENT_FLAG_FAILURE | EVB_EVENT_FLAG_STATUS)
 
-/* Checks a concrete event type: dotted segments of [a-z0-9_-]+. */
+/* Checks a concrete event type: dotted segments of [a-z0-9_-]+ (the
+ * grammar is the SDK's evb_type_find_fault).  EVB_BUS_ERROR_INVALID_TYPE
+ * naming the segment at fault. */
 gboolean evb_event_type_validate (const char *type, GError **error);
+
+/* Refuses a type under "evbus." (EVB_BUS_ERROR_RESERVED_TYPE): `event type
+ * "evbus.x" is reserved (types under "evbus." belong to the host)`. */
+gboolean evb_event_type_check_unreserved (const char *type, GError **error);
 
 /* Makes an event with a fresh id and the current time.  Steals @data (an
  * object; NULL means {}).  @type must be valid.  Any thread. */

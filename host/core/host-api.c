@@ -2,7 +2,7 @@
 #include "bus-private.h"
 
 #include "json-size.h"
-#include "plugin-loader.h"
+#include "plugin-abi.h"
 
 static EvbPluginInstance *
 instance_of (EvbPlugin *plugin)
@@ -18,10 +18,11 @@ api_emit (EvbPlugin *plugin, const char *type, json_t *data, GError **error)
 
   if (!evb_event_type_validate (type, error))
     goto refuse;
-  if (g_str_has_prefix (type, "evbus."))
+  if (evb_type_is_reserved (type))
     {
       g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_RESERVED_TYPE,
-                   "plugin \"%s\" may not emit \"%s\": types under \"evbus.\" are the host's", instance->name, type);
+                   "plugin \"%s\" may not emit \"%s\": types under \"%s\" are the host's", instance->name, type,
+                   EVB_RESERVED_TYPE_PREFIX);
       goto refuse;
     }
   if (data != NULL && !json_is_object (data))

@@ -46,21 +46,6 @@ pattern_error_quark (void)
 
 /* ---------------------------------------------------------------- patterns */
 
-static gboolean
-segment_is_literal (const char *segment, gsize length)
-{
-  gsize i;
-
-  for (i = 0; i < length; i++)
-    {
-      char c = segment[i];
-
-      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
-        return FALSE;
-    }
-  return TRUE;
-}
-
 static gboolean fail_invalid_pattern (GError **error, const char *pattern, const char *format, ...) G_GNUC_PRINTF (3, 4);
 
 /* Sets `invalid pattern "<pattern>": <detail>` and returns FALSE.  The
@@ -110,7 +95,7 @@ evb_pattern_validate (const char *pattern, GError **error)
           if (!is_last)
             return fail_invalid_pattern (error, pattern, "\">\" must be the last segment");
         }
-      else if (!(length == 1 && segment[0] == '*') && !segment_is_literal (segment, length))
+      else if (!(length == 1 && segment[0] == '*') && !evb_name_is_valid_length (segment, length))
         {
           g_autofree char *raw_segment = g_strndup (segment, length);
           g_autofree char *escaped_segment = g_strescape (raw_segment, NULL);

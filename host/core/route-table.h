@@ -14,6 +14,8 @@
 #include <glib.h>
 #include <glib-object.h> /* GBoxedCopyFunc */
 
+#include "evbus/plugin.h" /* the name grammar */
+
 G_BEGIN_DECLS
 
 typedef struct _EvbRouteTable EvbRouteTable;

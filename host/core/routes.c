@@ -6,7 +6,7 @@
  * no event came is not kept forever either. */
 #include "bus-private.h"
 
-#include "plugin-loader.h"
+#include "plugin-abi.h"
 #include "tsan.h"
 
 /* Shared by a route and the weak notify on its owner: whichever of the two
@@ -107,6 +107,24 @@ evb_route_unref (EvbRoute *route)
   g_free (route);
 }
 
+gboolean
+evb_route_check_concurrency (EvbMode mode, guint max_concurrency, GError **error)
+{
+  /* Sync handlers run one at a time on the main thread: a limit would be
+   * silently meaningless, so say so. */
+  if (max_concurrency == 0 || mode == EVB_MODE_ASYNC)
+    return TRUE;
+  g_set_error_literal (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_ROUTE,
+                       "only async routes take max_concurrency (add \"mode\": \"async\")");
+  return FALSE;
+}
+
+gboolean
+evb_route_check_on_failure (const char *type, GError **error)
+{
+  return evb_event_type_validate (type, error) && evb_event_type_check_unreserved (type, error);
+}
+
 static gboolean
 resolve_handler (EvbPluginInstance *plugin, const EvbRouteSpec *spec, EvbRoute *route, GError **error)
 {
@@ -140,6 +158,15 @@ resolve_handler (EvbPluginInstance *plugin, const EvbRouteSpec *spec, EvbRoute *
   return TRUE;
 }
 
+/* `route on "PATTERN": KEY: message`, keeping the rule's error code. */
+static EvbRoute *
+fail_on_key (GError **error, const EvbRouteSpec *spec, const char *key, const GError *rule_error)
+{
+  g_set_error (error, EVB_BUS_ERROR, rule_error->code, "route on \"%s\": %s: %s", spec->pattern, key,
+               rule_error->message);
+  return NULL;
+}
+
 static EvbRoute *
 route_new_from_spec (EvbPluginInstance *plugin, const EvbRouteSpec *spec, GError **error)
 {
@@ -165,28 +192,10 @@ route_new_from_spec (EvbPluginInstance *plugin, const EvbRouteSpec *spec, GError
                    spec->pattern, (int) spec->mode);
       return NULL;
     }
-  if (spec->max_concurrency > 0 && spec->mode == EVB_MODE_SYNC)
-    {
-      g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_ROUTE,
-                   "route on \"%s\": max_concurrency applies only to async routes", spec->pattern);
-      return NULL;
-    }
-  if (spec->on_failure != NULL)
-    {
-      if (!evb_event_type_validate (spec->on_failure, &local_error))
-        {
-          g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_ROUTE, "route on \"%s\": on_failure: %s",
-                       spec->pattern, local_error->message);
-          return NULL;
-        }
-      if (g_str_has_prefix (spec->on_failure, "evbus."))
-        {
-          g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_RESERVED_TYPE,
-                       "route on \"%s\": on_failure \"%s\": types under \"evbus.\" are the host's",
-                       spec->pattern, spec->on_failure);
-          return NULL;
-        }
-    }
+  if (!evb_route_check_concurrency (spec->mode, spec->max_concurrency, &local_error))
+    return fail_on_key (error, spec, "max_concurrency", local_error);
+  if (spec->on_failure != NULL && !evb_route_check_on_failure (spec->on_failure, &local_error))
+    return fail_on_key (error, spec, "on_failure", local_error);
 
   route = g_new0 (EvbRoute, 1);
   route->ref_count = 1;

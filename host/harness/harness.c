@@ -1,10 +1,11 @@
 /* The test harness (sdk/evbus/harness.h) over a private bus. */
 #include "evbus/harness.h"
 
-#include <string.h>
-
-#include "bus-private.h"
-#include "plugin-loader.h"
+#include "bus.h"
+#include "event.h"
+#include "plugin-module.h"
+#include "route-table.h"
+#include "spec-read.h"
 
 G_DEFINE_QUARK (evb-harness-error-quark, evb_harness_error)
 
@@ -69,77 +70,42 @@ parse_json_object (const char *text, const char *what, json_t **out, GError **er
   return TRUE;
 }
 
-static gboolean
-read_uint (json_t *value, const char *key, guint *out, GError **error)
+/* Collects the readers' problems as "PATH: message" lines: the words of
+ * `evbus check`, without the file position and the config file's prefix
+ * ("host.", "routes[N]."). */
+static void
+collect_problem (EvbProblemKind kind, const char *path, const char *message, gpointer user_data)
 {
-  if (!json_is_integer (value) || json_integer_value (value) < 0 || json_integer_value (value) > G_MAXINT)
-    {
-      g_set_error (error, EVB_HARNESS_ERROR, EVB_HARNESS_ERROR_INVALID, "%s: expected a non-negative integer", key);
-      return FALSE;
-    }
-  *out = (guint) json_integer_value (value);
-  return TRUE;
-}
+  GString *text = user_data;
 
-static gboolean
-read_bool (json_t *value, const char *key, gboolean *out, GError **error)
-{
-  if (!json_is_boolean (value))
-    {
-      g_set_error (error, EVB_HARNESS_ERROR, EVB_HARNESS_ERROR_INVALID, "%s: expected a boolean", key);
-      return FALSE;
-    }
-  *out = json_is_true (value);
-  return TRUE;
+  if (text->len > 0)
+    g_string_append_c (text, '\n');
+  if (*path != '\0')
+    g_string_append_printf (text, "%s: ", path);
+  g_string_append (text, message);
 }
 
 EvbHarness *
 evb_harness_new_with_settings (const char *settings_json, GError **error)
 {
-  json_t *root;
+  g_autoptr (GString) problems = g_string_new (NULL);
+  EvbJsonReader reader = { collect_problem, problems };
   EvbBusSettings settings;
-  const char *key;
-  json_t *value;
-  gboolean ok = TRUE;
+  json_t *root;
 
   if (!parse_json_object (settings_json, "harness settings", &root, error))
     return NULL;
   evb_bus_settings_init (&settings);
   settings.workers = 2;
   if (root != NULL)
-    json_object_foreach (root, key, value)
-      {
-        if (strcmp (key, "workers") == 0)
-          ok = read_uint (value, key, &settings.workers, error);
-        else if (strcmp (key, "inbox_limit") == 0)
-          ok = read_uint (value, key, &settings.inbox_limit, error);
-        else if (strcmp (key, "grace_ms") == 0)
-          ok = read_uint (value, key, &settings.grace_ms, error);
-        else if (strcmp (key, "slice_events") == 0)
-          ok = read_uint (value, key, &settings.slice_events, error);
-        else if (strcmp (key, "emit_unhandled") == 0)
-          ok = read_bool (value, key, &settings.emit_unhandled, error);
-        else if (strcmp (key, "status_events") == 0)
-          ok = read_bool (value, key, &settings.status_events, error);
-        else if (strcmp (key, "max_event_bytes") == 0)
-          ok = read_uint (value, key, &settings.max_event_bytes, error);
-        else if (strcmp (key, "overflow") == 0)
-          {
-            ok = evb_overflow_policy_from_string (json_string_value (value), &settings.overflow);
-            if (!ok)
-              g_set_error (error, EVB_HARNESS_ERROR, EVB_HARNESS_ERROR_INVALID,
-                           "overflow: expected \"block\", \"reject\" or \"drop-oldest\"");
-          }
-        else
-          {
-            ok = FALSE;
-            g_set_error (error, EVB_HARNESS_ERROR, EVB_HARNESS_ERROR_INVALID, "unknown setting \"%s\"", key);
-          }
-        if (!ok)
-          break;
-      }
+    evb_settings_read (&reader, root, "", &settings);
   json_decref (root);
-  return ok ? harness_new (&settings) : NULL;
+  if (problems->len > 0)
+    {
+      g_set_error_literal (error, EVB_HARNESS_ERROR, EVB_HARNESS_ERROR_INVALID, problems->str);
+      return NULL;
+    }
+  return harness_new (&settings);
 }
 
 void
@@ -166,7 +132,7 @@ evb_harness_add_plugin_file (EvbHarness *harness, const char *instance, const ch
 
   if (!parse_json_object (config_json, "plugin config", &config, error))
     return FALSE;
-  loaded = evb_bus_load_plugin (harness->bus, instance, path, config, error);
+  loaded = evb_plugin_load (harness->bus, instance, path, config, error);
   json_decref (config);
   return loaded != NULL;
 }
@@ -190,99 +156,61 @@ evb_harness_get_plugin (EvbHarness *harness, const char *instance)
 {
   EvbPluginInstance *found = evb_bus_find_plugin (harness->bus, instance);
 
-  return found != NULL ? &found->handle : NULL;
-}
-
-static gboolean
-route_options_apply (json_t *options, EvbRouteSpec *spec, GError **error)
-{
-  const char *key;
-  json_t *value;
-  gboolean ok = TRUE;
-
-  json_object_foreach (options, key, value)
-    {
-      if (strcmp (key, "mode") == 0)
-        {
-          const char *mode = json_string_value (value);
-
-          if (g_strcmp0 (mode, "sync") == 0)
-            spec->mode = EVB_MODE_SYNC;
-          else if (g_strcmp0 (mode, "async") == 0)
-            spec->mode = EVB_MODE_ASYNC;
-          else
-            {
-              ok = FALSE;
-              g_set_error (error, EVB_HARNESS_ERROR, EVB_HARNESS_ERROR_INVALID, "mode: expected \"sync\" or \"async\"");
-            }
-        }
-      else if (strcmp (key, "priority") == 0)
-        {
-          ok = json_is_integer (value);
-          if (ok)
-            spec->priority = (gint) json_integer_value (value);
-          else
-            g_set_error (error, EVB_HARNESS_ERROR, EVB_HARNESS_ERROR_INVALID, "priority: expected an integer");
-        }
-      else if (strcmp (key, "filter") == 0)
-        spec->filter = value;
-      else if (strcmp (key, "on_failure") == 0)
-        {
-          ok = json_is_string (value);
-          if (ok)
-            spec->on_failure = json_string_value (value);
-          else
-            g_set_error (error, EVB_HARNESS_ERROR, EVB_HARNESS_ERROR_INVALID, "on_failure: expected a string");
-        }
-      else if (strcmp (key, "timeout_ms") == 0)
-        ok = read_uint (value, key, &spec->timeout_ms, error);
-      else if (strcmp (key, "max_concurrency") == 0)
-        ok = read_uint (value, key, &spec->max_concurrency, error);
-      else if (strcmp (key, "stop_on_failure") == 0)
-        ok = read_bool (value, key, &spec->stop_on_failure, error);
-      else
-        {
-          ok = FALSE;
-          g_set_error (error, EVB_HARNESS_ERROR, EVB_HARNESS_ERROR_INVALID, "unknown route option \"%s\"", key);
-        }
-      if (!ok)
-        return FALSE;
-    }
-  return TRUE;
+  return found != NULL ? evb_plugin_instance_get_handle (found) : NULL;
 }
 
 guint64
 evb_harness_add_route (EvbHarness *harness, const char *pattern, const char *handler, const char *options_json,
                        GError **error)
 {
+  g_autoptr (GString) problems = g_string_new (NULL);
+  EvbJsonReader reader = { collect_problem, problems };
   EvbRouteSpec spec = EVB_ROUTE_SPEC_INIT;
-  g_autofree char *instance_name = NULL;
-  const char *dot = handler != NULL ? strchr (handler, '.') : NULL;
-  EvbPluginInstance *instance;
-  json_t *options;
-  guint64 id = 0;
+  g_autoptr (EvbConfigRoute) route = NULL;
+  EvbPluginInstance *instance = NULL;
+  g_autoptr (GError) add_error = NULL;
+  gboolean complete = FALSE;
+  json_t *entry;
+  guint64 id;
 
-  if (dot == NULL || dot == handler || dot[1] == '\0')
-    {
-      g_set_error (error, EVB_HARNESS_ERROR, EVB_HARNESS_ERROR_INVALID,
-                   "handler \"%s\": expected \"instance.handler\"", handler != NULL ? handler : "");
-      return 0;
-    }
-  instance_name = g_strndup (handler, (gsize) (dot - handler));
-  instance = evb_bus_find_plugin (harness->bus, instance_name);
-  if (instance == NULL)
-    {
-      g_set_error (error, EVB_HARNESS_ERROR, EVB_HARNESS_ERROR_INVALID, "handler \"%s\": no plugin instance \"%s\"",
-                   handler, instance_name);
-      return 0;
-    }
-  if (!parse_json_object (options_json, "route options", &options, error))
+  if (!parse_json_object (options_json, "route options", &entry, error))
     return 0;
-  spec.pattern = pattern;
-  spec.handler = dot + 1;
-  if (options == NULL || route_options_apply (options, &spec, error))
-    id = evb_bus_add_route (harness->bus, instance, &spec, NULL, error);
-  json_decref (options);
+  if (entry == NULL)
+    entry = json_object ();
+  /* The same route object a config file holds, read by the same reader. */
+  if (json_object_get (entry, "on") != NULL || json_object_get (entry, "handler") != NULL)
+    g_string_append (problems, "route options: \"on\" and \"handler\" are the pattern and handler arguments");
+  else
+    {
+      json_object_set_new (entry, "on", json_string (pattern != NULL ? pattern : ""));
+      json_object_set_new (entry, "handler", json_string (handler != NULL ? handler : ""));
+      route = evb_route_read (&reader, entry, "", &complete);
+    }
+  json_decref (entry);
+
+  if (route != NULL && route->instance != NULL &&
+      (instance = evb_bus_find_plugin (harness->bus, route->instance)) == NULL)
+    {
+      g_auto (GStrv) declared = evb_bus_plugin_names (harness->bus);
+      g_autofree char *problem = evb_unknown_instance_problem (route->instance, (const char *const *) declared);
+
+      collect_problem (EVB_PROBLEM_VALUE, "handler", problem, problems);
+    }
+  if (problems->len > 0 || !complete || instance == NULL)
+    {
+      g_set_error_literal (error, EVB_HARNESS_ERROR, EVB_HARNESS_ERROR_INVALID, problems->str);
+      return 0;
+    }
+  evb_config_route_to_spec (route, &spec);
+  id = evb_bus_add_route (harness->bus, instance, &spec, NULL, &add_error);
+  if (id == 0)
+    {
+      const char *key = evb_route_error_key (add_error);
+
+      if (key != NULL)
+        g_prefix_error (&add_error, "%s: ", key);
+      g_propagate_error (error, g_steal_pointer (&add_error));
+    }
   return id;
 }
 

@@ -4,83 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "plugin-loader.h"
+#include "plugin-abi.h"
+#include "plugin-module.h"
 #include "trust.h"
-
-G_DEFINE_QUARK (evb-cli-error-quark, evb_cli_error)
-
-#define PLUGIN_FILE_PREFIX "evbus-"
-#define PLUGIN_FILE_SUFFIX ".so"
-
-char **
-evb_plugin_search_dirs (const char *base_dir)
-{
-  g_autoptr (GStrvBuilder) dirs = g_strv_builder_new ();
-  const char *env = g_getenv ("EVBUS_PLUGIN_PATH");
-
-  if (base_dir != NULL)
-    g_strv_builder_add (dirs, base_dir);
-  else
-    {
-      g_autofree char *current = g_get_current_dir ();
-
-      g_strv_builder_add (dirs, current);
-    }
-  if (env != NULL)
-    {
-      g_auto (GStrv) entries = g_strsplit (env, G_SEARCHPATH_SEPARATOR_S, -1);
-
-      for (guint i = 0; entries[i] != NULL; i++)
-        if (entries[i][0] != '\0')
-          g_strv_builder_add (dirs, entries[i]);
-    }
-  g_strv_builder_add (dirs, EVB_PLUGIN_DIR);
-  return g_strv_builder_end (dirs);
-}
-
-static gboolean
-is_bare_name (const char *path)
-{
-  return strchr (path, G_DIR_SEPARATOR) == NULL && !g_str_has_suffix (path, PLUGIN_FILE_SUFFIX);
-}
-
-char *
-evb_plugin_find (const char *path, const char *base_dir, GError **error)
-{
-  g_auto (GStrv) dirs = NULL;
-  g_autofree char *stock_name = NULL;
-  g_autofree char *searched = NULL;
-
-  if (g_path_is_absolute (path))
-    return g_strdup (path);
-
-  if (is_bare_name (path))
-    stock_name = g_strconcat (PLUGIN_FILE_PREFIX, path, PLUGIN_FILE_SUFFIX, NULL);
-  dirs = evb_plugin_search_dirs (base_dir);
-  for (guint i = 0; dirs[i] != NULL; i++)
-    {
-      const char *names[] = { path, stock_name };
-
-      for (guint n = 0; n < G_N_ELEMENTS (names) && names[n] != NULL; n++)
-        {
-          g_autofree char *candidate = g_build_filename (dirs[i], names[n], NULL);
-
-          /* Regular files only: a bare name may well be a folder of the
-           * source tree ("plugins/console"). */
-          if (g_file_test (candidate, G_FILE_TEST_IS_REGULAR))
-            return g_canonicalize_filename (candidate, NULL);
-        }
-    }
-
-  searched = g_strjoinv (", ", dirs);
-  if (stock_name != NULL)
-    g_set_error (error, EVB_CLI_ERROR, EVB_CLI_ERROR_PLUGIN_NOT_FOUND,
-                 "plugin \"%s\" not found: no %s or %s in %s", path, path, stock_name, searched);
-  else
-    g_set_error (error, EVB_CLI_ERROR, EVB_CLI_ERROR_PLUGIN_NOT_FOUND, "plugin \"%s\" not found: no %s in %s",
-                 path, path, searched);
-  return NULL;
-}
 
 static void
 add_error_line (GPtrArray *errors, EvbConfig *config, const char *json_path, const char *message)
@@ -141,7 +67,7 @@ load_plugin (EvbBus *bus, EvbConfig *config, EvbConfigPlugin *plugin, GPtrArray 
     }
   if (check_options (config, plugin, descriptor, errors))
     {
-      if (evb_bus_load_plugin (bus, plugin->name, file, plugin->config, &error) != NULL)
+      if (evb_plugin_load (bus, plugin->name, file, plugin->config, &error) != NULL)
         {
           g_debug ("loaded plugin \"%s\" from %s", plugin->name, file);
           loaded = TRUE;
@@ -151,14 +77,6 @@ load_plugin (EvbBus *bus, EvbConfig *config, EvbConfigPlugin *plugin, GPtrArray 
     }
   evb_plugin_module_close (module);
   return loaded;
-}
-
-static const char *
-route_error_key (const GError *error)
-{
-  if (g_error_matches (error, EVB_BUS_ERROR, EVB_BUS_ERROR_NO_HANDLER))
-    return "handler";
-  return NULL;
 }
 
 static gboolean
@@ -178,7 +96,7 @@ add_route (EvbBus *bus, EvbConfig *config, EvbConfigRoute *route, GArray *route_
   id = evb_bus_add_route (bus, instance, &spec, NULL, &error);
   if (id == 0)
     {
-      const char *key = route_error_key (error);
+      const char *key = evb_route_error_key (error);
       g_autofree char *json_path = key != NULL ? g_strdup_printf ("%s.%s", route->json_path, key)
                                                : g_strdup (route->json_path);
 
@@ -206,24 +124,14 @@ evb_pipeline_load_config (const char *file, GPtrArray *errors)
 }
 
 gboolean
-evb_pipeline_load (EvbBus *bus, EvbConfig *config, gboolean keep_going, GArray *route_ids, GPtrArray *errors)
+evb_pipeline_load (EvbBus *bus, EvbConfig *config, GArray *route_ids, GPtrArray *errors)
 {
   gboolean ok = TRUE;
 
   for (guint i = 0; i < config->plugins->len; i++)
-    if (!load_plugin (bus, config, g_ptr_array_index (config->plugins, i), errors))
-      {
-        ok = FALSE;
-        if (!keep_going)
-          return FALSE;
-      }
+    ok &= load_plugin (bus, config, g_ptr_array_index (config->plugins, i), errors);
   for (guint i = 0; i < config->routes->len; i++)
-    if (!add_route (bus, config, g_ptr_array_index (config->routes, i), route_ids, errors))
-      {
-        ok = FALSE;
-        if (!keep_going)
-          return FALSE;
-      }
+    ok &= add_route (bus, config, g_ptr_array_index (config->routes, i), route_ids, errors);
   return ok;
 }
 

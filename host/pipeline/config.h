@@ -23,6 +23,7 @@
 #include "bus.h"
 #include "evbus/plugin.h"
 #include "json-doc.h"
+#include "spec-read.h"
 
 G_BEGIN_DECLS
 
@@ -35,21 +36,6 @@ typedef struct {
   json_t *config;  /* owned reference to the "config" object, NULL if absent */
   char *json_path; /* "plugins[0]", for evb_config_error_line() */
 } EvbConfigPlugin;
-
-/* One entry of "routes".  Field meanings as in EvbRouteSpec. */
-typedef struct {
-  char *on;               /* a valid type pattern */
-  char *instance;         /* "db" of "db.query"; names an entry of plugins */
-  char *handler;          /* "query" of "db.query"; not checked against the plugin yet */
-  EvbMode mode;           /* default EVB_MODE_SYNC */
-  gint priority;          /* default 0 */
-  json_t *filter;         /* owned reference; compiles; NULL if absent */
-  char *on_failure;       /* a concrete type outside "evbus.", or NULL */
-  guint timeout_ms;       /* 0: none */
-  guint max_concurrency;  /* 0: unlimited; only ever set on async routes */
-  gboolean stop_on_failure;
-  char *json_path;        /* "routes[2]" */
-} EvbConfigRoute;
 
 typedef struct {
   char *file;              /* as passed to evb_config_load() */
@@ -77,11 +63,6 @@ char *evb_config_where (EvbConfig *config, const char *json_path);
  * Caller frees. */
 char *evb_config_error_line (EvbConfig *config, const char *json_path, const char *format, ...)
   G_GNUC_PRINTF (3, 4);
-
-/* Fills @spec (EVB_ROUTE_SPEC_INIT first) from @route.  The strings and
- * the filter are borrowed from @route: keep the config alive while @spec is
- * in use.  @spec->handler is the handler name without the instance. */
-void evb_config_route_to_spec (const EvbConfigRoute *route, EvbRouteSpec *spec);
 
 void evb_config_free (EvbConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvbConfig, evb_config_free)

@@ -15,6 +15,8 @@
  */
 #pragma once
 
+#include <string.h>
+
 #include <glib-object.h>
 #include <jansson.h>
 
@@ -31,6 +33,114 @@ G_BEGIN_DECLS
 #else
 #define EVB_PLUGIN_EXPORT __attribute__((visibility("default")))
 #endif
+
+/* ---- Names and event types: the grammar (header-only, no ABI) ----
+ *
+ * The one definition of what a name and an event type are, used by the host
+ * (instance, handler and plugin names, emitted types, route patterns) and by
+ * plugins that check types before emitting them.
+ *
+ * A name is one or more of a-z 0-9 _ -.  An event type is names joined by
+ * dots ("search.request").  Types under EVB_RESERVED_TYPE_PREFIX are the
+ * host's own (evbus.failure, evbus.status.*): plugins may not emit them. */
+
+#define EVB_RESERVED_TYPE_PREFIX "evbus."
+
+/* TRUE when @c may appear in a name. */
+static inline gboolean
+evb_name_char_is_valid (char c)
+{
+  /* One load per character rather than four range tests: every emit checks
+   * its type with this. */
+  static const guint8 name_chars[256] = {
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1,
+    ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+    ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['_'] = 1, ['-'] = 1,
+  };
+
+  return name_chars[(guchar) c];
+}
+
+/* TRUE when the @length bytes at @text are a name. */
+static inline gboolean
+evb_name_is_valid_length (const char *text, gsize length)
+{
+  if (length == 0)
+    return FALSE;
+  for (gsize i = 0; i < length; i++)
+    if (!evb_name_char_is_valid (text[i]))
+      return FALSE;
+  return TRUE;
+}
+
+/* TRUE when @name (NUL-terminated, may be NULL) is a name. */
+static inline gboolean
+evb_name_is_valid (const char *name)
+{
+  return name != NULL && evb_name_is_valid_length (name, strlen (name));
+}
+
+/* What is wrong with a type, for messages (evb_type_find_fault). */
+typedef enum {
+  EVB_TYPE_OK = 0,
+  EVB_TYPE_EMPTY,          /* "" or NULL */
+  EVB_TYPE_EMPTY_SEGMENT,  /* "a..b", ".a", "a." */
+  EVB_TYPE_BAD_CHARACTER,  /* a segment holds something other than a-z 0-9 _ - */
+} EvbTypeFault;
+
+/* Checks @type (may be NULL) against the grammar; on a fault, *@segment
+ * (when not NULL) is the 1-based segment at fault. */
+static inline EvbTypeFault
+evb_type_find_fault (const char *type, guint *segment)
+{
+  guint number = 1;
+  gsize length = 0;
+
+  if (segment != NULL)
+    *segment = 0;
+  if (type == NULL || *type == '\0')
+    return EVB_TYPE_EMPTY;
+  for (const char *p = type;; p++)
+    {
+      if (*p == '.' || *p == '\0')
+        {
+          if (length == 0)
+            {
+              if (segment != NULL)
+                *segment = number;
+              return EVB_TYPE_EMPTY_SEGMENT;
+            }
+          if (*p == '\0')
+            return EVB_TYPE_OK;
+          number++;
+          length = 0;
+        }
+      else if (evb_name_char_is_valid (*p))
+        length++;
+      else
+        {
+          if (segment != NULL)
+            *segment = number;
+          return EVB_TYPE_BAD_CHARACTER;
+        }
+    }
+}
+
+/* TRUE when @type is an event type (dotted names, no wildcards). */
+static inline gboolean
+evb_type_is_valid (const char *type)
+{
+  return evb_type_find_fault (type, NULL) == EVB_TYPE_OK;
+}
+
+/* TRUE when @type is one of the host's own ("evbus." and below). */
+static inline gboolean
+evb_type_is_reserved (const char *type)
+{
+  return strncmp (type, EVB_RESERVED_TYPE_PREFIX, sizeof EVB_RESERVED_TYPE_PREFIX - 1) == 0;
+}
 
 typedef struct _EvbEvent EvbEvent;
 typedef struct _EvbPlugin EvbPlugin;

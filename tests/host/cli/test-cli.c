@@ -410,7 +410,7 @@ static const BadConfig bad_configs[] = {
   { "unknown-key.json",
     "unknown-key.json:6:43: routes[0].prioirty: unknown key (expected one of: on, handler, mode, priority, "
     "filter, on_failure, timeout_ms, max_concurrency, stop_on_failure)\n" },
-  { "wrong-type.json", "wrong-type.json:2:13: host.workers: expected a non-negative integer, got string\n" },
+  { "wrong-type.json", "wrong-type.json:2:13: host.workers: expected a non-negative integer, got \"four\"\n" },
   { "bad-pattern.json", "bad-pattern.json:6:7: routes[0].on: invalid pattern \"tick..late\": empty segment 2\n" },
   { "bad-filter-operator.json", "bad-filter-operator.json:6:55: routes[0].filter.n: unknown operator \"gtt\"\n" },
   { "bad-regex.json", "bad-regex.json:6:65: routes[0].filter.name.regex: invalid regex \"(unclosed\": @REGEX@\n" },
@@ -437,8 +437,8 @@ static const BadConfig bad_configs[] = {
     "unknown-option.json:3:50: plugins[0].config.cout: unknown option (plugin \"ticker\" takes: count, type, "
     "ready, report, marker, emit_at_init, fail_init)\n" },
   { "wrong-option-type.json",
-    "wrong-option-type.json:3:50: plugins[0].config.count: expected integer, got string\n"
-    "wrong-option-type.json:3:64: plugins[0].config.ready: expected boolean, got integer\n" },
+    "wrong-option-type.json:3:50: plugins[0].config.count: expected an integer, got \"3\"\n"
+    "wrong-option-type.json:3:64: plugins[0].config.ready: expected true or false, got 1\n" },
   { "missing-option.json",
     "missing-option.json:3:46: plugins[0].config.label: required option missing (string: What to call the "
     "sink.)\n" },
@@ -456,7 +456,7 @@ static const BadConfig bad_configs[] = {
     "@PLUGINS@, @INSTALLED@\n"
     "many-errors.json:4:53: plugins[1].config.cout: unknown option (plugin \"ticker\" takes: count, type, "
     "ready, report, marker, emit_at_init, fail_init)\n"
-    "many-errors.json:4:64: plugins[1].config.count: expected integer, got boolean\n"
+    "many-errors.json:4:64: plugins[1].config.count: expected an integer, got true\n"
     "many-errors.json:6:5: plugins[3].config.label: required option missing (string: What to call the sink.)\n"
     "many-errors.json:10:21: routes[1].handler: plugin \"t\" has no handler \"cuont\" (handlers: count, work, "
     "fail, wait)\n"

@@ -21,7 +21,8 @@
 #include <glib/gstdio.h>
 
 #include "evbus/harness.h"
-#include "plugin-loader.h"
+#include "bus.h"
+#include "plugin-abi.h"
 
 #define WAIT_MS 10000
 
@@ -293,10 +294,10 @@ test_error_option_type (void **state)
 {
   check_load_error (*state, "e", PLUGIN_PATH ("echo"), "{\"label\": \"L\", \"factor\": \"5\"}",
                     EVB_PLUGIN_ERROR_OPTION_TYPE,
-                    "plugin \"e\" (" PLUGIN_PATH ("echo") "): option \"factor\": expected integer, got string");
+                    "plugin \"e\" (" PLUGIN_PATH ("echo") "): option \"factor\": expected an integer, got \"5\"");
   check_load_error (*state, "e", PLUGIN_PATH ("echo"), "{\"label\": \"L\", \"factor\": 2.5}",
                     EVB_PLUGIN_ERROR_OPTION_TYPE,
-                    "plugin \"e\" (" PLUGIN_PATH ("echo") "): option \"factor\": expected integer, got number");
+                    "plugin \"e\" (" PLUGIN_PATH ("echo") "): option \"factor\": expected an integer, got 2.5");
 }
 
 static void
@@ -313,7 +314,7 @@ test_error_several_options (void **state)
 {
   check_load_error (*state, "e", PLUGIN_PATH ("echo"), "{\"prefix\": 1, \"colour\": \"red\"}",
                     EVB_PLUGIN_ERROR_OPTION_TYPE,
-                    "plugin \"e\" (" PLUGIN_PATH ("echo") "): option \"prefix\": expected string, got integer\n"
+                    "plugin \"e\" (" PLUGIN_PATH ("echo") "): option \"prefix\": expected a string, got 1\n"
                     "plugin \"e\" (" PLUGIN_PATH ("echo") "): option \"colour\": unknown option (plugin \"echo\" "
                     "takes: label, prefix, factor)\n"
                     "plugin \"e\" (" PLUGIN_PATH ("echo") "): option \"label\": required option missing "
@@ -343,7 +344,7 @@ test_error_bad_instance_name (void **state)
 }
 
 /* A route to a handler the plugin does not have: the message lists those
- * it has. */
+ * it has, under the key at fault as `evbus check` words it. */
 static void
 test_error_handler_not_found (void **state)
 {
@@ -352,7 +353,7 @@ test_error_handler_not_found (void **state)
   load (*state, "e", PLUGIN_PATH ("echo"), "{\"label\": \"L\"}");
   assert_int_equal (evb_harness_add_route (*state, "ping", "e.nope", NULL, &error), 0);
   assert_true (g_error_matches (error, EVB_BUS_ERROR, EVB_BUS_ERROR_NO_HANDLER));
-  assert_string_equal (error->message, "plugin \"e\" has no handler \"nope\" (handlers: reply, fail)");
+  assert_string_equal (error->message, "handler: plugin \"e\" has no handler \"nope\" (handlers: reply, fail)");
   assert_int_equal (n_routes (*state), 0);
 }
 

@@ -358,7 +358,7 @@ test_config_duplicate_key (void **state)
 static void
 test_config_not_an_object (void **state)
 {
-  ASSERT_CONFIG_ERRORS ("not-object.json", ":1:1: expected an object at the top level, got array");
+  ASSERT_CONFIG_ERRORS ("not-object.json", ":1:1: expected an object at the top level, got an array");
 }
 
 static void
@@ -403,20 +403,20 @@ static void
 test_config_wrong_types (void **state)
 {
   ASSERT_CONFIG_ERRORS ("wrong-types.json",
-                        ":2:3: $schema: expected a string, got integer",
-                        ":4:5: host.workers: expected a non-negative integer, got string",
+                        ":2:3: $schema: expected a string, got 7",
+                        ":4:5: host.workers: expected a non-negative integer, got \"4\"",
                         ":5:5: host.inbox_limit: expected a positive integer, got 0",
                         ":6:5: host.grace_ms: expected a non-negative integer, got -1",
-                        ":7:5: host.slice_events: expected a positive integer, got number",
-                        ":8:5: host.emit_unhandled: expected true or false, got string",
+                        ":7:5: host.slice_events: expected a positive integer, got 1.5",
+                        ":8:5: host.emit_unhandled: expected true or false, got \"yes\"",
                         ":9:5: host.status_events: expected true or false, got null",
-                        ":12:5: plugins[0]: expected an object, got string",
-                        ":13:7: plugins[1].name: expected a non-empty string, got integer",
+                        ":12:5: plugins[0]: expected an object, got \"db.so\"",
+                        ":13:7: plugins[1].name: expected a non-empty string, got 12",
                         ":13:19: plugins[1].path: expected a non-empty string, got \"\"",
-                        ":13:31: plugins[1].config: expected an object, got array",
-                        ":16:7: routes[0].on: expected a non-empty string, got integer",
-                        ":16:37: routes[0].mode: expected one of \"sync\", \"async\", got integer",
-                        ":16:48: routes[0].priority: expected an integer, got string",
+                        ":13:31: plugins[1].config: expected an object, got an array",
+                        ":16:7: routes[0].on: expected a non-empty string, got 5",
+                        ":16:37: routes[0].mode: expected one of \"sync\", \"async\", got 1",
+                        ":16:48: routes[0].priority: expected an integer, got \"high\"",
                         ":16:68: routes[0].timeout_ms: expected at most 2147483647, got 5000000000");
 }
 
@@ -520,8 +520,8 @@ static void
 test_config_bad_on_failure (void **state)
 {
   ASSERT_CONFIG_ERRORS ("bad-on-failure.json",
-                        ":4:41: routes[0].on_failure: invalid event type \"a.*\" (expected dotted names made "
-                        "of a-z, 0-9, \"_\" and \"-\")",
+                        ":4:41: routes[0].on_failure: invalid event type \"a.*\": segment 2 may hold only a-z "
+                        "0-9 _ -",
                         ":5:41: routes[1].on_failure: event type \"evbus.failure\" is reserved (types under "
                         "\"evbus.\" belong to the host)");
 }

@@ -246,7 +246,7 @@ test_init_refusals (void **state)
                               "writing: No such file or directory", so);
   assert_string_equal (no_folder, expected);
   g_free (expected);
-  expected = g_strdup_printf ("plugin \"p\" (%s): option \"append\": expected boolean, got string", so);
+  expected = g_strdup_printf ("plugin \"p\" (%s): option \"append\": expected true or false, got \"yes\"", so);
   assert_string_equal (wrong_type, expected);
 }
 

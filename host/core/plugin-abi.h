@@ -1,10 +1,15 @@
-/* Plugin instances: loading, option checking, init/shutdown, unloading. */
+/* The plugin ABI as the host enforces it on any descriptor it is given,
+ * linked in or loaded from a file: ABI version, struct sizes, names,
+ * handler and option tables, and an instance's config checked against the
+ * option table.  Needs no bus. */
 #pragma once
 
-#include "bus-private.h"
+#include <glib.h>
+#include <jansson.h>
+
+#include "evbus/plugin.h"
 
 G_BEGIN_DECLS
-
 #define EVB_PLUGIN_ERROR (evb_plugin_error_quark ())
 GQuark evb_plugin_error_quark (void);
 
@@ -23,12 +28,6 @@ typedef enum {
   EVB_PLUGIN_ERROR_NO_HANDLER,
 } EvbPluginError;
 
-/* Opens @path and returns its descriptor, checked (ABI, sizes, names).
- * @module receives the dlopen handle (close with evb_plugin_module_close).
- * Main thread. */
-const EvbPluginDescriptor *evb_plugin_module_open (const char *path, gpointer *module, GError **error);
-void evb_plugin_module_close (gpointer module);
-
 /* Checks a descriptor linked in or loaded (ABI major, struct size, name,
  * handler and option tables).  @origin names it in messages. */
 gboolean evb_plugin_descriptor_check (const EvbPluginDescriptor *descriptor, const char *origin, GError **error);
@@ -46,10 +45,6 @@ void evb_option_problem_free (EvbOptionProblem *problem);
  * returns the options with defaults filled in, or NULL after appending every
  * problem to @problems (EvbOptionProblem, caller frees). */
 json_t *evb_plugin_options_resolve (const EvbPluginDescriptor *descriptor, json_t *config, GPtrArray *problems);
-
-/* The handler named @name, or NULL with EVB_BUS_ERROR_NO_HANDLER listing the
- * handlers that do exist. */
-EvbHandlerFunc evb_plugin_instance_find_handler (EvbPluginInstance *instance, const char *name, GError **error);
 
 const char *evb_option_type_to_string (EvbOptionType type);
 
