@@ -2,6 +2,7 @@
  *
  * Provides
  *   handler print   writes the event as one line and flushes it; fails when the write fails
+ *   handler claim   prints like print, then returns HANDLED: lower priority levels do not see the event
  *   handler count   counts the events it sees, prints nothing
  *   handler report  emits console.count {"count": N}: how many events `count` has seen so far
  *   option  format  string   "line"   "line": [type] source=NAME key=value ...

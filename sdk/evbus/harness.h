@@ -5,7 +5,8 @@
  * Every wait is "iterate the bus's main context until a condition holds",
  * bounded by a timeout that turns into a GError, never a hang.
  *
- * Link with `pkg-config --libs evbus-harness-1`... see README: `evbus-1`.
+ * Link with the harness library: `pkg-config --cflags --libs evbus`
+ * (libevbus-1; sdk/template/meson.build shows a test built with it).
  *
  * Threads: a harness belongs to the thread that made it; call every
  * function from that thread.  It makes its own GMainContext and pushes it
@@ -33,11 +34,14 @@ typedef struct _EvbHarness EvbHarness;
  * Never NULL. */
 EVB_HARNESS_API EvbHarness *evb_harness_new (void);
 
-/* Same with bus settings as JSON: {"workers": N, "inbox_limit": N,
- * "overflow": "block"|"reject"|"drop-oldest", "grace_ms": N,
- * "slice_events": N, "emit_unhandled": bool, "status_events": bool,
- * "max_event_bytes": N}.
- * NULL with @error on an unknown key or a bad value. */
+/* Same with bus settings as JSON, the config file's "host" object:
+ * {"workers": N, "inbox_limit": N, "overflow": "block"|"reject"|"drop-oldest",
+ * "grace_ms": N, "slice_events": N, "emit_unhandled": bool,
+ * "status_events": bool, "max_event_bytes": N}.  Read by the same reader
+ * as the config file: NULL with @error (EVB_HARNESS_ERROR_INVALID) on an
+ * unknown key or a bad value, one line per problem in the words of
+ * `evbus check` without the file position and the "host." prefix, e.g.
+ * "workers: expected at most 1024 worker threads, got 5000". */
 EVB_HARNESS_API EvbHarness *evb_harness_new_with_settings (const char *settings_json, GError **error);
 
 /* Shuts the bus down (grace from settings) and frees everything. */
@@ -59,10 +63,13 @@ EVB_HARNESS_API gboolean evb_harness_add_plugin (EvbHarness *harness, const char
 EVB_HARNESS_API EvbPlugin *evb_harness_get_plugin (EvbHarness *harness, const char *instance);
 
 /* Routes @pattern to "instance.handler".  @options_json (or NULL) takes the
- * config file's route keys: {"mode": "sync"|"async", "priority": N,
+ * config file's other route keys: {"mode": "sync"|"async", "priority": N,
  * "filter": {...}, "on_failure": "type", "timeout_ms": N,
- * "max_concurrency": N, "stop_on_failure": bool}.  Returns the route id,
- * 0 with @error. */
+ * "max_concurrency": N, "stop_on_failure": bool}.  The route is read by the
+ * config file's reader: returns the route id, or 0 with @error whose
+ * lines are `evbus check`'s words without the position and "routes[N].",
+ * e.g. "priority: expected an integer, got \"high\"" or "handler: plugin
+ * \"e\" has no handler \"nope\" (handlers: reply, fail)". */
 EVB_HARNESS_API guint64 evb_harness_add_route (EvbHarness *harness, const char *pattern, const char *handler,
                                                const char *options_json, GError **error);
 

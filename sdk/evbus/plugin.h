@@ -272,7 +272,7 @@ typedef struct {
   }
 
 /* Same, under another symbol and not exported: for a plugin linked into a
- * test program and added with evb_harness_add_plugin_descriptor(). */
+ * test program and added with evb_harness_add_plugin(). */
 #define EVB_PLUGIN_DEFINE_STATIC(symbol_, name_, version_, description_, handlers_, options_, init_, shutdown_) \
   static const EvbPluginDescriptor symbol_ = {                                                              \
     .abi_major = EVB_ABI_MAJOR, .abi_minor = EVB_ABI_MINOR,                                                \
