@@ -37,7 +37,7 @@
 
 #include "bus.h"
 #include "event.h"
-#include "plugin-loader.h"
+#include "plugin-abi.h"
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_t, json_decref)
 
