@@ -100,8 +100,6 @@ typedef enum {
   EVB_JOB_CANCELLED,
 } EvbJobState;
 
-const char *evb_job_state_to_string (EvbJobState state);
-
 /* The walk of one event down its priority levels.  Lives on the stack while
  * every handler is sync; moves to the heap when a level waits for jobs. */
 struct _EvbDispatch {
@@ -238,14 +236,27 @@ struct _EvbBus {
 
 /* dispatch.c */
 void evb_dispatch_event (EvbBus *bus, EvbEvent *event); /* takes @event */
-void evb_dispatch_job_done (EvbDispatch *dispatch, EvbResult result, gboolean failed_stop);
+/* One of the current level's jobs has ended, its result recorded: the
+ * walk goes on once the level's last job has. */
+void evb_dispatch_job_done (EvbDispatch *dispatch);
 void evb_call_init (EvbCallPrivate *call, EvbRoute *route, EvbJob *job);
+/* Gives a failed call its host-made error; on the handler's thread. */
+void evb_call_finish (EvbCallPrivate *call, EvbResult result);
+/* Counts a handler's result, ends its job (@job NULL: a sync call),
+ * reports a failure and updates the chain of @dispatch (NULL: the level no
+ * longer waits).  Returns whether the call failed.  Main thread. */
+gboolean evb_dispatch_record_result (EvbDispatch *dispatch, EvbRoute *route, EvbJob *job, EvbResult result,
+                                     const EvbFailure *failure);
+/* Counts and reports a call past its route's timeout, which may stop the
+ * chain; @elapsed_us is a sync call's run time.  Main thread. */
+void evb_dispatch_record_overrun (EvbDispatch *dispatch, EvbRoute *route, EvbJob *job, gint64 elapsed_us);
 
 /* job.c */
 void evb_job_submit (EvbBus *bus, EvbDispatch *dispatch, EvbRoute *route, GObject *owner);
 void evb_job_completion (gpointer tagged_job, gpointer user_data); /* completions inbox callback */
 void evb_job_free_tagged (gpointer tagged_job);
 void evb_job_cancel (EvbJob *job);
+void evb_job_end (EvbJob *job, gboolean failed); /* by evb_dispatch_record_result */
 void evb_route_cancel_jobs (EvbBus *bus, EvbRoute *route);
 void evb_job_run_on_worker (gpointer job); /* EvbWorkerRun */
 GSource *evb_job_kick_source_new (EvbBus *bus);
@@ -258,6 +269,7 @@ void evb_report_failure (EvbBus *bus, EvbRoute *route, const EvbEvent *origin, c
                          gboolean on_worker, guint64 job_id);
 void evb_report_status (EvbBus *bus, EvbJob *job);
 void evb_report_unhandled (EvbBus *bus, const EvbEvent *event);
+const char *evb_job_state_to_string (EvbJobState state);
 
 /* work-source.c: a source for work the main thread queues for itself,
  * ready while @pending says so; it runs @run.  Nothing has to wake the

@@ -1,4 +1,6 @@
-/* Dispatching one event: match, filter, then walk the priority levels. */
+/* Dispatching one event: match, filter, then walk the priority levels;
+ * and what every handler's call came to, sync or async (one path for the
+ * counters, the failure events and the chain). */
 #include "bus-private.h"
 
 void
@@ -36,62 +38,92 @@ finish (EvbDispatch *dispatch)
     g_free (dispatch);
 }
 
-/* Turns what a sync handler returned into counters, chain state and
- * failure events. */
-static void
-account_sync_result (EvbDispatch *dispatch, EvbRoute *route, EvbCallPrivate *call, EvbResult result,
-                     gint64 elapsed_us)
+/* Makes the call's failure whole once its handler has returned @result: a
+ * result that is no EvbResult, or EVB_FAILED without evb_call_fail, gets
+ * the host's own reason.  Sync or async, on the thread that ran the
+ * handler: only the call knows whether evb_call_fail was used, and a job's
+ * call lives on its worker's stack. */
+void
+evb_call_finish (EvbCallPrivate *call, EvbResult result)
 {
-  EvbBus *bus = dispatch->bus;
-  gboolean failed = FALSE;
-
-  switch (result)
+  if (result == EVB_CONTINUE || result == EVB_HANDLED)
+    return;
+  if (result != EVB_FAILED)
     {
-    case EVB_HANDLED:
-      route->stats.handled++;
-      dispatch->handled = TRUE;
-      G_GNUC_FALLTHROUGH;
-    case EVB_CONTINUE:
-      route->stats.completed++;
-      break;
-    case EVB_FAILED:
-    default:
-      route->stats.failed++;
-      failed = TRUE;
-      if (result != EVB_FAILED)
-        {
-          evb_failure_clear (&call->failure);
-          call->failure.domain = g_strdup ("evbus");
-          call->failure.code = 0;
-          call->failure.message = g_strdup_printf ("handler returned %d, which is not an EvbResult", (int) result);
-        }
-      else if (!call->failure_set)
-        {
-          call->failure.domain = g_strdup ("evbus");
-          call->failure.message = g_strdup ("handler returned EVB_FAILED without an error (use evb_call_fail)");
-        }
-      evb_report_failure (bus, route, dispatch->event, &call->failure, FALSE, 0);
-      break;
+      evb_failure_clear (&call->failure);
+      call->failure.domain = g_strdup ("evbus");
+      call->failure.code = 0;
+      call->failure.message = g_strdup_printf ("handler returned %d, which is not an EvbResult", (int) result);
     }
-
-  /* A sync handler cannot be interrupted; overrunning its timeout is still
-   * a failure the operator must hear about. */
-  if (route->timeout_ms > 0 && elapsed_us > (gint64) route->timeout_ms * 1000 && !failed)
+  else if (!call->failure_set)
     {
-      EvbFailure overrun = {
-        .domain = (char *) "evbus",
-        .code = 1,
-        .message = g_strdup_printf ("sync handler ran %" G_GINT64_FORMAT " ms, over its timeout of %u ms",
-                                    elapsed_us / 1000, route->timeout_ms),
-      };
-
-      route->stats.timeouts++;
-      failed = TRUE;
-      evb_report_failure (bus, route, dispatch->event, &overrun, FALSE, 0);
-      g_free (overrun.message);
+      call->failure.domain = g_strdup ("evbus");
+      call->failure.message = g_strdup ("handler returned EVB_FAILED without an error (use evb_call_fail)");
     }
-  if (failed && route->stop_on_failure)
+}
+
+/* Reports a failed call and lets it stop the chain (DESIGN "Dispatching"
+ * 4): whatever failed, a result or a timeout, sync or async. */
+static void
+record_failure (EvbDispatch *dispatch, EvbRoute *route, EvbJob *job, const EvbFailure *failure)
+{
+  EvbBus *bus = job != NULL ? job->bus : dispatch->bus;
+  const EvbEvent *event = job != NULL ? job->event : dispatch->event;
+
+  evb_report_failure (bus, route, event, failure, job != NULL, job != NULL ? job->id : 0);
+  if (dispatch != NULL && route->stop_on_failure)
     dispatch->stopped = TRUE;
+}
+
+/* The one path for what a handler returned, sync or async, on the main
+ * thread: the route's counters, the job's end (status event), the failure
+ * event, then the chain's state.  Cancelled jobs never get here: they
+ * returned nothing the chain could use. */
+gboolean
+evb_dispatch_record_result (EvbDispatch *dispatch, EvbRoute *route, EvbJob *job, EvbResult result,
+                            const EvbFailure *failure)
+{
+  gboolean failed = result != EVB_CONTINUE && result != EVB_HANDLED;
+
+  if (failed)
+    route->stats.failed++;
+  else
+    {
+      route->stats.completed++;
+      if (result == EVB_HANDLED)
+        route->stats.handled++;
+    }
+  /* A job's last status event, which carries the same error, goes out
+   * ahead of the failure event. */
+  if (job != NULL)
+    evb_job_end (job, failed);
+  if (failed)
+    record_failure (dispatch, route, job, failure);
+  else if (result == EVB_HANDLED && dispatch != NULL)
+    dispatch->handled = TRUE;
+  return failed;
+}
+
+/* A call past its route's timeout counts as a timeout, not as a result: a
+ * sync call has its result recorded as well, a job ends cancelled. */
+void
+evb_dispatch_record_overrun (EvbDispatch *dispatch, EvbRoute *route, EvbJob *job, gint64 elapsed_us)
+{
+  EvbFailure overrun = {
+    .domain = (char *) "evbus",
+    .code = 1,
+  };
+
+  /* A job is still running; a sync call has returned, so it says how long
+   * it took. */
+  if (job != NULL)
+    overrun.message = g_strdup_printf ("handler exceeded its timeout of %u ms", route->timeout_ms);
+  else
+    overrun.message = g_strdup_printf ("sync handler ran %" G_GINT64_FORMAT " ms, over its timeout of %u ms",
+                                       elapsed_us / 1000, route->timeout_ms);
+  route->stats.timeouts++;
+  record_failure (dispatch, route, job, &overrun);
+  g_free (overrun.message);
 }
 
 static void
@@ -99,6 +131,7 @@ run_sync (EvbDispatch *dispatch, EvbRoute *route)
 {
   EvbCallPrivate call;
   gboolean timed;
+  gboolean failed;
   gint64 started = 0;
   gint64 elapsed = 0;
   EvbResult result;
@@ -115,7 +148,12 @@ run_sync (EvbDispatch *dispatch, EvbRoute *route)
       elapsed = g_get_monotonic_time () - started;
       evb_histogram_add (&route->stats.run_time, elapsed);
     }
-  account_sync_result (dispatch, route, &call, result, elapsed);
+  evb_call_finish (&call, result);
+  failed = evb_dispatch_record_result (dispatch, route, NULL, result, &call.failure);
+  /* A sync handler cannot be interrupted; overrunning its timeout is still
+   * a failure the operator must hear about, unless it failed anyway. */
+  if (!failed && route->timeout_ms > 0 && elapsed > (gint64) route->timeout_ms * 1000)
+    evb_dispatch_record_overrun (dispatch, route, NULL, elapsed);
   if (call.failure.domain != NULL || call.failure.message != NULL)
     evb_failure_clear (&call.failure);
 }
@@ -212,13 +250,9 @@ walk (EvbDispatch *dispatch)
 }
 
 void
-evb_dispatch_job_done (EvbDispatch *dispatch, EvbResult result, gboolean failed_stop)
+evb_dispatch_job_done (EvbDispatch *dispatch)
 {
   g_assert (dispatch->pending_jobs > 0);
-  if (result == EVB_HANDLED)
-    dispatch->handled = TRUE;
-  if (failed_stop)
-    dispatch->stopped = TRUE;
   if (--dispatch->pending_jobs > 0)
     return;
   dispatch->bus->suspended--;

@@ -8,21 +8,6 @@
 
 #define STARTED_TAG ((guintptr) 1)
 
-const char *
-evb_job_state_to_string (EvbJobState state)
-{
-  static const char *const names[] = {
-    [EVB_JOB_WAITING] = "waiting",
-    [EVB_JOB_EXECUTING] = "executing",
-    [EVB_JOB_COMPLETED] = "completed",
-    [EVB_JOB_FAILED] = "failed",
-    [EVB_JOB_CANCELLING] = "cancelling",
-    [EVB_JOB_CANCELLED] = "cancelled",
-  };
-
-  return names[state];
-}
-
 static void
 set_state (EvbJob *job, EvbJobState state)
 {
@@ -54,13 +39,9 @@ evb_job_run_on_worker (gpointer data)
 
   evb_call_init (&call, job->route, job);
   job->result = job->route->func (&call.pub, job->event);
+  evb_call_finish (&call, job->result);
   job->ran = TRUE;
   job->failure = call.failure;
-  if (job->result == EVB_FAILED && !call.failure_set)
-    {
-      job->failure.domain = g_strdup ("evbus");
-      job->failure.message = g_strdup ("handler returned EVB_FAILED without an error (use evb_call_fail)");
-    }
   job->finished_us = g_get_monotonic_time ();
   post (job, 0);
 }
@@ -146,29 +127,40 @@ static gboolean
 job_timed_out (gpointer data)
 {
   EvbJob *job = data;
-  EvbRoute *route = job->route;
   EvbDispatch *dispatch = job->dispatch;
-  EvbFailure overrun = {
-    .domain = (char *) "evbus",
-    .code = 1,
-    .message = g_strdup_printf ("handler exceeded its timeout of %u ms", route->timeout_ms),
-  };
 
   g_source_unref (job->timeout_source);
   job->timeout_source = NULL;
   job->timed_out = TRUE;
-  route->stats.timeouts++;
-  evb_report_failure (job->bus, route, job->event, &overrun, TRUE, job->id);
-  g_free (overrun.message);
+  /* The failure event goes out ahead of "cancelling". */
+  evb_dispatch_record_overrun (dispatch, job->route, job, 0);
   evb_job_cancel (job);
 
-  /* The level does not wait for a handler that overran: it counts as failed. */
+  /* The level does not wait for a handler that overran; the overrun has
+   * already stopped the chain if the route says so. */
   if (dispatch != NULL)
     {
       job->dispatch = NULL;
-      evb_dispatch_job_done (dispatch, EVB_CONTINUE, route->stop_on_failure);
+      evb_dispatch_job_done (dispatch);
     }
   return G_SOURCE_REMOVE;
+}
+
+/* The end of a job whose handler returned: the bus counts it, and its
+ * last status event says how it ended. */
+void
+evb_job_end (EvbJob *job, gboolean failed)
+{
+  if (failed)
+    {
+      job->bus->jobs_failed++;
+      set_state (job, EVB_JOB_FAILED);
+    }
+  else
+    {
+      job->bus->jobs_completed++;
+      set_state (job, EVB_JOB_COMPLETED);
+    }
 }
 
 static void
@@ -209,8 +201,6 @@ job_finished (EvbJob *job)
   EvbBus *bus = job->bus;
   EvbRoute *route = job->route;
   EvbDispatch *dispatch = job->dispatch;
-  EvbResult level_result = EVB_CONTINUE;
-  gboolean failed = FALSE;
 
   if (job->timeout_source != NULL)
     {
@@ -234,29 +224,10 @@ job_finished (EvbJob *job)
       bus->jobs_cancelled++;
       set_state (job, EVB_JOB_CANCELLED);
     }
-  else if (job->result == EVB_CONTINUE || job->result == EVB_HANDLED)
-    {
-      route->stats.completed++;
-      bus->jobs_completed++;
-      if (job->result == EVB_HANDLED)
-        route->stats.handled++;
-      level_result = job->result;
-      set_state (job, EVB_JOB_COMPLETED);
-    }
   else
     {
-      if (job->result != EVB_FAILED)
-        {
-          evb_failure_clear (&job->failure);
-          job->failure.domain = g_strdup ("evbus");
-          job->failure.message = g_strdup_printf ("handler returned %d, which is not an EvbResult",
-                                                  (int) job->result);
-        }
-      route->stats.failed++;
-      bus->jobs_failed++;
-      failed = TRUE;
-      set_state (job, EVB_JOB_FAILED);
-      evb_report_failure (bus, route, job->event, &job->failure, TRUE, job->id);
+      /* Counted, ended and reported as a sync call's result is (dispatch.c). */
+      evb_dispatch_record_result (dispatch, route, job, job->result, &job->failure);
     }
 
   g_queue_unlink (&bus->live_jobs, &job->bus_link);
@@ -274,7 +245,7 @@ job_finished (EvbJob *job)
   g_free (job);
 
   if (dispatch != NULL)
-    evb_dispatch_job_done (dispatch, level_result, failed && route->stop_on_failure);
+    evb_dispatch_job_done (dispatch);
 }
 
 void

@@ -195,15 +195,25 @@ event_type_json (EvbRoute *route, const EvbEvent *event)
   return json_incref (route->report_type);
 }
 
-/* Indexed by EvbJobState; "evbus.status." + evb_job_state_to_string (). */
+#define STATUS_PREFIX "evbus.status."
+
+/* Indexed by EvbJobState: the type of each state's status event, whose
+ * last segment is the state's name.  One table, so a state's name and its
+ * event cannot drift apart. */
 static const char *const status_types[] = {
-  [EVB_JOB_WAITING] = "evbus.status.waiting",
-  [EVB_JOB_EXECUTING] = "evbus.status.executing",
-  [EVB_JOB_COMPLETED] = "evbus.status.completed",
-  [EVB_JOB_FAILED] = "evbus.status.failed",
-  [EVB_JOB_CANCELLING] = "evbus.status.cancelling",
-  [EVB_JOB_CANCELLED] = "evbus.status.cancelled",
+  [EVB_JOB_WAITING] = STATUS_PREFIX "waiting",
+  [EVB_JOB_EXECUTING] = STATUS_PREFIX "executing",
+  [EVB_JOB_COMPLETED] = STATUS_PREFIX "completed",
+  [EVB_JOB_FAILED] = STATUS_PREFIX "failed",
+  [EVB_JOB_CANCELLING] = STATUS_PREFIX "cancelling",
+  [EVB_JOB_CANCELLED] = STATUS_PREFIX "cancelled",
 };
+
+const char *
+evb_job_state_to_string (EvbJobState state)
+{
+  return status_types[state] + strlen (STATUS_PREFIX);
+}
 
 void
 evb_report_status (EvbBus *bus, EvbJob *job)

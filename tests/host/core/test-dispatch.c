@@ -194,13 +194,16 @@ record_type_handler (EvbCall *call, const EvbEvent *event)
   return EVB_CONTINUE;
 }
 
-/* A handler that overruns a 1 ms timeout; the test only relies on "over". */
+/* A handler that overruns a 1 ms timeout; the test only relies on "over".
+ * Answers like record_handler. */
 static EvbResult
 slow_handler (EvbCall *call, const EvbEvent *event)
 {
+  const char *label = call->route_data;
+
   g_usleep (20 * G_TIME_SPAN_MILLISECOND);
-  trace_addf ("%s", (const char *) call->route_data);
-  return EVB_CONTINUE;
+  record_call (label, event);
+  return verdict_of (call, event, label);
 }
 
 /* route_data: the label; records "label:<origin.type>" of a failure event. */
@@ -1165,6 +1168,55 @@ test_stop_on_failure_stops_lower_levels (void **state)
   evb_harness_free (harness);
 }
 
+/* DESIGN "Dispatching" 3 and 4 for an async level: a job's failure stops
+ * the lower levels on a stop_on_failure route, as a sync failure does, and
+ * a job that overruns its timeout counts as failed for the chain too, with
+ * the level not waiting for it. */
+static void
+test_async_stop_on_failure_stops_lower_levels (void **state)
+{
+  EvbHarness *harness = harness_new_or_fail (NULL);
+  Gate gate;
+  guint64 stopper, slow, lower;
+
+  gate_init (&gate, "G");
+  stopper = add_route (harness, &(RouteArgs){ .pattern = "f.x", .label = "F", .mode = EVB_MODE_ASYNC,
+                                              .priority = 5, .stop_on_failure = TRUE });
+  slow = add_route (harness, &(RouteArgs){ .pattern = "f.y", .label = "G", .mode = EVB_MODE_ASYNC, .priority = 5,
+                                           .func = gated_handler, .data = &gate, .timeout_ms = 30,
+                                           .stop_on_failure = TRUE });
+  lower = add_route (harness, &(RouteArgs){ .pattern = "f.*", .label = "L" });
+
+  /* One event at a time: the jobs of two events would run side by side. */
+  emit_or_fail (harness, "f.x", "{\"tag\": \"1\", \"F\": \"failed\"}");
+  run_idle_or_fail (harness);
+  assert_trace ("F:1");
+  emit_or_fail (harness, "f.x", "{\"tag\": \"2\"}");
+  run_idle_or_fail (harness);
+  assert_trace ("F:2 L:2");
+  assert_int_equal (evb_harness_count (harness, "evbus.failure"), 1);
+  assert_failure (harness, 0, "f.x", "F", "test", 3, "F failed on f.x", "worker");
+  assert_route_counters (harness, stopper, 2, 0, 0, 1, 1);
+  assert_route_counters (harness, lower, 1, 0, 0, 1, 0);
+
+  /* The overrun stops the chain at once; the stuck handler ends later,
+   * cancelled, and nothing below runs then either. */
+  emit_or_fail (harness, "f.y", "{\"tag\": \"3\"}");
+  run_until_count_or_fail (harness, "evbus.status.cancelling", 1);
+  assert_failure (harness, 1, "f.y", "G", "evbus", 1, "handler exceeded its timeout of 30 ms", "worker");
+  gate_open (&gate);
+  run_idle_or_fail (harness);
+  assert_trace ("G:start G:end");
+  assert_route_counters (harness, slow, 1, 0, 0, 0, 0);
+  assert_int_equal (route_counter (harness, slow, "timeouts"), 1);
+  assert_int_equal (route_counter (harness, slow, "cancelled"), 1);
+  assert_route_counters (harness, lower, 1, 0, 0, 1, 0);
+  assert_int_equal (bus_counter (harness, "failures"), 2);
+
+  evb_harness_free (harness);
+  gate_clear (&gate);
+}
+
 /* DESIGN "Dispatching" 4 with host/dispatch.c's exact messages: a result
  * that is no EvbResult is a failure; FAILED without evb_call_fail gets the
  * default message; evb_call_fail with a NULL domain uses the instance name.
@@ -1235,6 +1287,24 @@ test_async_invalid_result_and_bare_failed (void **state)
   assert_true (json_is_integer (json_at (first, "job")));
   assert_true (json_is_integer (json_at (second, "job")));
   assert_true (json_int_at (first, "job") != json_int_at (second, "job"));
+  /* Each job's last status event carries the error its failure event
+   * does, and goes out just before it. */
+  for (guint i = 0; i < 2; i++)
+    {
+      json_t *failure = failure_data (harness, i);
+      json_t *status = evb_harness_find (harness, "evbus.status.failed", i)->data;
+      g_autofree char *failure_error = json_text (json_at (failure, "error"));
+      g_autofree char *status_error = json_text (json_at (status, "error"));
+
+      assert_int_equal (json_int_at (status, "job"), json_int_at (failure, "job"));
+      assert_string_equal (status_error, failure_error);
+    }
+  {
+    g_autofree char *trace = evb_harness_trace (harness, "evbus.>");
+
+    assert_string_equal (trace, "evbus.status.waiting evbus.status.executing evbus.status.failed evbus.failure "
+                                "evbus.status.waiting evbus.status.executing evbus.status.failed evbus.failure");
+  }
   assert_route_counters (harness, bad, 1, 0, 0, 0, 1);
   assert_route_counters (harness, bare, 1, 0, 0, 0, 1);
   assert_route_counters (harness, lower, 1, 0, 0, 1, 0);
@@ -1281,6 +1351,37 @@ test_sync_timeout (void **state)
   assert_route_counters (harness, slow, 1, 0, 0, 1, 0);
   assert_route_counters (harness, lower, 1, 0, 0, 1, 0);
   assert_int_equal (bus_counter (harness, "failures"), 1);
+
+  evb_harness_free (harness);
+}
+
+/* A sync overrun is a failure for the chain as well: on a stop_on_failure
+ * route it stops the lower levels, whatever the handler returned, and what
+ * it returned is counted all the same. */
+static void
+test_sync_timeout_stop_on_failure (void **state)
+{
+  EvbHarness *harness = harness_new_or_fail (NULL);
+  guint64 slow = add_route (harness, &(RouteArgs){ .pattern = "t.x", .label = "slow", .priority = 1,
+                                                   .func = slow_handler, .timeout_ms = 1,
+                                                   .stop_on_failure = TRUE });
+  guint64 lower = add_route (harness, &(RouteArgs){ .pattern = "t.x", .label = "L" });
+
+  emit_or_fail (harness, "t.x", "{\"tag\": \"1\"}");
+  emit_or_fail (harness, "t.x", "{\"tag\": \"2\", \"slow\": \"handled\"}");
+  /* A failure that also overran is one failure, not two. */
+  emit_or_fail (harness, "t.x", "{\"tag\": \"3\", \"slow\": \"failed\"}");
+  run_idle_or_fail (harness);
+
+  assert_trace ("slow:1 slow:2 slow:3");
+  assert_int_equal (evb_harness_count (harness, "evbus.failure"), 3);
+  assert_int_equal (json_int_at (failure_data (harness, 0), "error.code"), 1);
+  assert_int_equal (json_int_at (failure_data (harness, 1), "error.code"), 1);
+  assert_failure (harness, 2, "t.x", "slow", "test", 3, "slow failed on t.x", "main");
+  assert_int_equal (route_counter (harness, slow, "timeouts"), 2);
+  assert_route_counters (harness, slow, 3, 0, 1, 2, 1);
+  assert_int_equal (route_counter (harness, lower, "matched"), 0);
+  assert_int_equal (bus_counter (harness, "failures"), 3);
 
   evb_harness_free (harness);
 }
@@ -1457,9 +1558,11 @@ main (void)
     cmocka_unit_test_setup (test_unhandled_not_reemitted_by_default, reset_trace),
     cmocka_unit_test_setup (test_sync_failure_chain_goes_on, reset_trace),
     cmocka_unit_test_setup (test_stop_on_failure_stops_lower_levels, reset_trace),
+    cmocka_unit_test_setup (test_async_stop_on_failure_stops_lower_levels, reset_trace),
     cmocka_unit_test_setup (test_invalid_result_and_bare_failed, reset_trace),
     cmocka_unit_test_setup (test_async_invalid_result_and_bare_failed, reset_trace),
     cmocka_unit_test_setup (test_sync_timeout, reset_trace),
+    cmocka_unit_test_setup (test_sync_timeout_stop_on_failure, reset_trace),
     cmocka_unit_test_setup (test_route_counters_scripted_run, reset_trace),
     cmocka_unit_test_setup (test_owner_route_runs_while_owner_lives, reset_trace),
     cmocka_unit_test_setup (test_owner_route_pruned_when_idle, reset_trace),

@@ -354,6 +354,10 @@ test_failed_job_status_and_failure (void **state)
   run_until_idle (harness);
 
   check_trace (harness, "evbus.status.>", "evbus.status.waiting evbus.status.executing evbus.status.failed");
+  /* The job's end first, then its failure, as a sync failure's caller
+   * sees its own return first. */
+  check_trace (harness, ">",
+               "work.item evbus.status.waiting evbus.status.executing evbus.status.failed evbus.failure");
   origin = evb_harness_find (harness, "work.item", 0);
 
   failed = evb_harness_find (harness, "evbus.status.failed", 0);
@@ -726,6 +730,10 @@ test_async_timeout (void **state)
   run_until_idle (harness);
   check_trace (harness, "evbus.status.>",
                "evbus.status.waiting evbus.status.executing evbus.status.cancelling evbus.status.cancelled");
+  /* The failure is reported before the job moves to cancelling. */
+  check_trace (harness, "evbus.>",
+               "evbus.status.waiting evbus.status.executing evbus.failure evbus.status.cancelling "
+               "evbus.status.cancelled");
   assert_int_equal (g_atomic_int_get (&gate.saw_cancel), 1);
   assert_int_equal (evb_harness_count (harness, "evbus.failure"), 1);
   stats = evb_harness_stats (harness);
