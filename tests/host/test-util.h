@@ -1,6 +1,7 @@
-/* Helpers the host tests share: a counter threads wait on, readers of the
- * stats JSON, and wrappers around the harness that fail the test with the
- * reason instead of returning an error.
+/* Helpers the host tests share: a counter threads wait on, waits that
+ * iterate a main context (or deliberately do not) until a condition holds,
+ * readers of the stats JSON, and wrappers around the harness that fail the
+ * test with the reason instead of returning an error.
  *
  * Header-only (static inline), so each test program takes what it uses and
  * the build needs no extra source.  Helpers that hold state (gates,
@@ -96,12 +97,110 @@ counter_wait (Counter *counter, guint value)
   return reached;
 }
 
+/* -------------------------------------------------------------- main loop */
+
 /* A GSourceFunc that keeps its source: a tick that bounds each blocking
  * iteration of a loop that waits for a condition. */
 static inline gboolean
 keep_ticking (gpointer user_data)
 {
   return G_SOURCE_CONTINUE;
+}
+
+/* What the waits below wait for. */
+typedef gboolean (*WaitCondition) (gpointer user_data);
+
+/* Iterates @context until @condition holds (checked before every
+ * iteration); fails the test after WAIT_MS, naming @what. */
+static inline void
+context_run_until (GMainContext *context, WaitCondition condition, gpointer user_data, const char *what)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
+  GSource *tick = g_timeout_source_new (10);
+  gboolean reached;
+
+  /* The tick only bounds each blocking iteration so the deadline is seen. */
+  g_source_set_callback (tick, keep_ticking, NULL, NULL);
+  g_source_attach (tick, context);
+  while (!(reached = condition (user_data)) && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  g_source_destroy (tick);
+  g_source_unref (tick);
+  if (!reached)
+    fail_msg ("not reached within %d ms: %s", WAIT_MS, what);
+}
+
+/* For conditions the main loop must not help with (iterating would drain
+ * an inbox the test wants full): checks every 0.2 ms without iterating
+ * anything, fails the test after WAIT_MS.  The assertion depends on the
+ * condition, never on the time. */
+static inline void
+wait_without_iterating (WaitCondition condition, gpointer user_data, const char *what)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
+
+  while (!condition (user_data))
+    {
+      if (g_get_monotonic_time () >= deadline)
+        fail_msg ("not reached within %d ms: %s", WAIT_MS, what);
+      g_usleep (200);
+    }
+}
+
+/* An atomic counter and the value a wait expects of it ... */
+typedef struct {
+  gint *counter;
+  gint goal;
+} CounterGoal;
+
+/* ... and the condition: *counter >= goal (a WaitCondition). */
+static inline gboolean
+int_goal_reached (gpointer user_data)
+{
+  CounterGoal *goal = user_data;
+
+  return g_atomic_int_get (goal->counter) >= goal->goal;
+}
+
+/* Iterates @context until the atomic *@counter reaches @goal. */
+static inline void
+context_run_until_int (GMainContext *context, gint *counter, gint goal, const char *what)
+{
+  CounterGoal wait = { counter, goal };
+
+  context_run_until (context, int_goal_reached, &wait, what);
+}
+
+/* A one-shot GSourceFunc that sets the atomic flag *@data ... */
+static inline gboolean
+set_flag (gpointer data)
+{
+  g_atomic_int_set ((gint *) data, 1);
+  return G_SOURCE_REMOVE;
+}
+
+/* ... and the WaitCondition that waits for it. */
+static inline gboolean
+flag_is_set (gpointer data)
+{
+  return g_atomic_int_get ((gint *) data) != 0;
+}
+
+/* ---------------------------------------------------------------- threads */
+
+static inline gpointer
+unref_thread_run (gpointer object)
+{
+  g_object_unref (object);
+  return NULL;
+}
+
+/* Drops a reference to @object on a thread of its own, and joins it: the
+ * last reference going away off the main thread. */
+static inline void
+unref_on_other_thread (gpointer object)
+{
+  g_thread_join (g_thread_new ("unref", unref_thread_run, object));
 }
 
 /* ------------------------------------------------------------------- JSON */
@@ -116,6 +215,13 @@ json_at (json_t *root, const char *path)
   for (guint i = 0; parts[i] != NULL && root != NULL; i++)
     root = json_object_get (root, parts[i]);
   return root;
+}
+
+/* The integer at the dotted @path under @root; 0 when there is none. */
+static inline gint64
+json_int_at (json_t *root, const char *path)
+{
+  return json_integer_value (json_at (root, path));
 }
 
 static inline void
@@ -153,6 +259,13 @@ route_stats (json_t *stats, guint64 id)
   return NULL;
 }
 
+/* How many routes a stats snapshot lists. */
+static inline guint
+stats_n_routes (json_t *stats)
+{
+  return (guint) json_array_size (json_object_get (stats, "routes"));
+}
+
 /* ---------------------------------------------------------------- harness */
 
 static inline guint
@@ -160,7 +273,7 @@ n_routes (EvbHarness *harness)
 {
   g_autoptr (json_t) stats = evb_harness_stats (harness);
 
-  return (guint) json_array_size (json_object_get (stats, "routes"));
+  return stats_n_routes (stats);
 }
 
 static inline guint64
@@ -192,17 +305,10 @@ run_until_idle (EvbHarness *harness)
     fail_msg ("not idle: %s", error->message);
 }
 
-typedef struct {
-  gint *counter;
-  gint goal;
-} CounterGoal;
-
 static inline gboolean
 counter_reached (EvbHarness *harness, gpointer user_data)
 {
-  CounterGoal *goal = user_data;
-
-  return g_atomic_int_get (goal->counter) >= goal->goal;
+  return int_goal_reached (user_data);
 }
 
 /* Iterates until the atomic *counter reaches @goal. */
@@ -224,19 +330,11 @@ check_trace (EvbHarness *harness, const char *pattern, const char *expected)
   assert_string_equal (trace, expected);
 }
 
-/* A one-shot GSourceFunc that sets the atomic flag *@data ... */
-static inline gboolean
-set_flag (gpointer data)
-{
-  g_atomic_int_set ((gint *) data, 1);
-  return G_SOURCE_REMOVE;
-}
-
-/* ... and the harness condition that waits for it. */
+/* The harness condition that waits for set_flag (). */
 static inline gboolean
 flag_set (EvbHarness *harness, gpointer data)
 {
-  return g_atomic_int_get ((gint *) data) != 0;
+  return flag_is_set (data);
 }
 
 #endif /* EVB_TEST_UTIL_H */

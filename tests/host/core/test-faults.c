@@ -39,11 +39,12 @@
 #include "event.h"
 #include "plugin-abi.h"
 
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_t, json_decref)
-
 /* Waits end as soon as their condition holds; this only bounds a hang
  * (sanitizer builds on a loaded machine are slow). */
 #define WAIT_MS 60000
+
+#include "test-util.h"
+
 #define MAX_PRODUCERS 4
 #define PLAN_SEED 20240606u
 
@@ -199,22 +200,6 @@ anomaly (Rig *rig, const char *format, ...)
   g_string_append_c (rig->anomalies, '\n');
 }
 
-static json_t *
-json_at (json_t *root, const char *path)
-{
-  g_auto (GStrv) parts = g_strsplit (path, ".", -1);
-
-  for (guint i = 0; parts[i] != NULL && root != NULL; i++)
-    root = json_object_get (root, parts[i]);
-  return root;
-}
-
-static gint64
-int_at (json_t *root, const char *path)
-{
-  return json_integer_value (json_at (root, path));
-}
-
 static char
 state_letter (const char *state)
 {
@@ -230,7 +215,7 @@ state_letter (const char *state)
 static void
 track_status (Rig *rig, const EvbEvent *event)
 {
-  guint64 id = (guint64) int_at (event->data, "job");
+  guint64 id = (guint64) json_int_at (event->data, "job");
   char letter = state_letter (json_string_value (json_object_get (event->data, "state")));
   JobTrack *job = g_hash_table_lookup (rig->jobs, &id);
 
@@ -257,7 +242,8 @@ static void
 track_failure (Rig *rig, const EvbEvent *event)
 {
   g_autofree char *key = g_strdup_printf ("%" G_GINT64_FORMAT "/%" G_GINT64_FORMAT,
-                                          int_at (event->data, "origin.id"), int_at (event->data, "route.id"));
+                                          json_int_at (event->data, "origin.id"),
+                                          json_int_at (event->data, "route.id"));
   guint count = GPOINTER_TO_UINT (g_hash_table_lookup (rig->failure_keys, key)) + 1;
 
   if (count > 1)
@@ -288,7 +274,7 @@ rig_observe (EvbBus *bus, const EvbEvent *event, gpointer user_data)
   else
     {
       json_t *producer = json_object_get (event->data, "p");
-      gint64 n = int_at (event->data, "n");
+      gint64 n = json_int_at (event->data, "n");
 
       rig->seen_user++;
       /* DESIGN "Threads and emission": one thread's events in its order. */
@@ -325,11 +311,11 @@ static EvbResult
 handle_status_tally (EvbCall *call, const EvbEvent *event)
 {
   g_atomic_int_inc (&status_calls);
-  if (int_at (event->data, "job") % 50 == 0)
+  if (json_int_at (event->data, "job") % 50 == 0)
     {
       g_atomic_int_inc (&status_fails);
       return evb_call_fail (call, "tally", 50, "status tally refuses job %" G_GINT64_FORMAT,
-                            int_at (event->data, "job"));
+                            json_int_at (event->data, "job"));
     }
   return EVB_CONTINUE;
 }
@@ -358,7 +344,7 @@ handle_failure_mirror (EvbCall *call, const EvbEvent *event)
 }
 
 static guint64
-add_route (Rig *rig, const EvbRouteSpec *spec, GObject *owner)
+rig_add_route (Rig *rig, const EvbRouteSpec *spec, GObject *owner)
 {
   g_autoptr (GError) error = NULL;
   guint64 id = evb_bus_add_route (rig->bus, NULL, spec, owner, &error);
@@ -380,15 +366,15 @@ add_func_route (Rig *rig, const char *pattern, EvbMode mode, gint priority, EvbH
   spec.func = func;
   spec.handler = label;
   spec.user_data = data;
-  return add_route (rig, &spec, NULL);
+  return rig_add_route (rig, &spec, NULL);
 }
 
 static guint
-n_routes (Rig *rig)
+rig_n_routes (Rig *rig)
 {
   g_autoptr (json_t) stats = evb_bus_stats (rig->bus);
 
-  return (guint) json_array_size (json_object_get (stats, "routes"));
+  return stats_n_routes (stats);
 }
 
 static Rig *
@@ -425,7 +411,7 @@ rig_new (const EvbBusSettings *settings, Ledger *test_ledger)
   add_func_route (rig, "evbus.status.>", EVB_MODE_SYNC, 0, handle_status_tally, "status-tally", NULL);
   add_func_route (rig, "evbus.failure", EVB_MODE_SYNC, 0, handle_failure_watcher, "failure-watcher", NULL);
   add_func_route (rig, "evbus.failure", EVB_MODE_ASYNC, 0, handle_failure_mirror, "failure-mirror", NULL);
-  rig->baseline_routes = n_routes (rig);
+  rig->baseline_routes = rig_n_routes (rig);
   return rig;
 }
 
@@ -447,99 +433,18 @@ rig_free (Rig *rig)
   g_free (rig);
 }
 
-typedef gboolean (*RigCondition) (Rig *rig, gpointer data);
-
+/* Conditions of the waits (test-util.h) read the running test's rig from
+ * rig_now; their data is their own argument. */
 static gboolean
-keep_ticking (gpointer data)
+bus_idle (gpointer data)
 {
-  return G_SOURCE_CONTINUE;
-}
-
-/* Iterates the bus's context until @condition holds; fails the test after
- * WAIT_MS. */
-static void
-rig_run_until (Rig *rig, RigCondition condition, gpointer data, const char *what)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
-  GSource *tick = g_timeout_source_new (10);
-  gboolean reached;
-
-  /* The tick only bounds each blocking iteration so the deadline is seen. */
-  g_source_set_callback (tick, keep_ticking, NULL, NULL);
-  g_source_attach (tick, rig->context);
-  while (!(reached = condition (rig, data)) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (rig->context, TRUE);
-  g_source_destroy (tick);
-  g_source_unref (tick);
-  if (!reached)
-    fail_msg ("not reached within %d ms: %s", WAIT_MS, what);
-}
-
-/* For conditions the main loop must not help with (iterating would drain
- * the inbox the test wants full): checks every 0.2 ms, fails after WAIT_MS.
- * The assertion depends on the condition, never on the time. */
-static void
-wait_without_iterating (Rig *rig, RigCondition condition, gpointer data, const char *what)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
-
-  while (!condition (rig, data))
-    {
-      if (g_get_monotonic_time () >= deadline)
-        fail_msg ("not reached within %d ms: %s", WAIT_MS, what);
-      g_usleep (200);
-    }
-}
-
-static gboolean
-bus_idle (Rig *rig, gpointer data)
-{
-  return evb_bus_is_idle (rig->bus);
+  return evb_bus_is_idle (rig_now->bus);
 }
 
 static void
 rig_run_until_idle (Rig *rig)
 {
-  rig_run_until (rig, bus_idle, NULL, "bus idle");
-}
-
-typedef struct {
-  gint *counter;
-  gint goal;
-} IntGoal;
-
-static gboolean
-int_reached (Rig *rig, gpointer data)
-{
-  IntGoal *goal = data;
-
-  return g_atomic_int_get (goal->counter) >= goal->goal;
-}
-
-static void
-rig_run_until_int (Rig *rig, gint *counter, gint goal, const char *what)
-{
-  IntGoal wait = { counter, goal };
-
-  rig_run_until (rig, int_reached, &wait, what);
-}
-
-static json_t *
-route_stats (Rig *rig, guint64 id)
-{
-  json_t *stats = evb_bus_stats (rig->bus);
-  json_t *route;
-  gsize i;
-
-  json_array_foreach (json_object_get (stats, "routes"), i, route)
-    if ((guint64) json_integer_value (json_object_get (route, "id")) == id)
-      {
-        json_incref (route);
-        json_decref (stats);
-        return route;
-      }
-  json_decref (stats);
-  return NULL;
+  context_run_until (rig->context, bus_idle, NULL, "bus idle");
 }
 
 static gint64
@@ -547,7 +452,7 @@ bus_stat (Rig *rig, const char *key)
 {
   g_autoptr (json_t) stats = evb_bus_stats (rig->bus);
 
-  return int_at (stats, key);
+  return json_int_at (stats, key);
 }
 
 /* Counts jobs whose status events read exactly @states ("WENX"). */
@@ -649,10 +554,8 @@ typedef struct {
   GThread *thread;
 } Producer;
 
-static GMutex start_lock;
-static GCond start_cond;
-static gboolean start_go;
-static gint producers_done; /* atomic */
+static Counter producers_gate; /* 1: go */
+static gint producers_done;    /* atomic */
 
 static json_t *
 work_data (gint64 n, gint p)
@@ -666,10 +569,8 @@ produce (gpointer data)
   Producer *producer = data;
   gint64 base = (gint64) producer->index * 1000000;
 
-  g_mutex_lock (&start_lock);
-  while (!start_go)
-    g_cond_wait (&start_cond, &start_lock);
-  g_mutex_unlock (&start_lock);
+  if (!counter_wait (&producers_gate, 1))
+    g_error ("producer %u: not told to go within %d ms", producer->index, WAIT_MS);
 
   for (guint i = 0; i < producer->count; i++)
     {
@@ -695,9 +596,7 @@ produce (gpointer data)
 static void
 producers_start (Producer *producers, guint n, Rig *rig, const char *type, guint count)
 {
-  g_mutex_lock (&start_lock);
-  start_go = FALSE;
-  g_mutex_unlock (&start_lock);
+  counter_init (&producers_gate);
   g_atomic_int_set (&producers_done, 0);
   for (guint i = 0; i < n; i++)
     {
@@ -715,10 +614,7 @@ producers_start (Producer *producers, guint n, Rig *rig, const char *type, guint
 static void
 producers_go (void)
 {
-  g_mutex_lock (&start_lock);
-  start_go = TRUE;
-  g_cond_broadcast (&start_cond);
-  g_mutex_unlock (&start_lock);
+  counter_set (&producers_gate, 1);
 }
 
 static void
@@ -726,6 +622,7 @@ producers_join (Producer *producers, guint n)
 {
   for (guint i = 0; i < n; i++)
     g_thread_join (producers[i].thread);
+  counter_clear (&producers_gate);
 }
 
 static void
@@ -807,7 +704,7 @@ static EvbResult
 handle_model (EvbCall *call, const EvbEvent *event)
 {
   Model *model = call->route_data;
-  gint64 n = int_at (event->data, "n");
+  gint64 n = json_int_at (event->data, "n");
 
   g_atomic_int_inc (&model->calls);
   if (model->echo_every > 0 && n % model->echo_every == 0)
@@ -848,7 +745,7 @@ add_models (Rig *rig, Model *models, guint n_models, const char *pattern)
       spec.on_failure = models[i].on_failure;
       if (models[i].skip_bucket >= 0)
         spec.filter = filter = json_pack ("{s:{s:i}}", "bucket", "ne", models[i].skip_bucket);
-      models[i].id = add_route (rig, &spec, NULL);
+      models[i].id = rig_add_route (rig, &spec, NULL);
     }
 }
 
@@ -909,22 +806,23 @@ check_models (Rig *rig, Model *models, guint n_models)
   guint64 jobs = 0;
   guint64 failed = 0;
   guint64 failed_with_on_failure = 0;
+  g_autoptr (json_t) all_stats = evb_bus_stats (rig->bus);
 
   for (guint i = 0; i < rig->work_ns->len; i++)
     simulate (models, n_models, g_array_index (rig->work_ns, gint64, i));
   for (guint i = 0; i < n_models; i++)
     {
       Model *model = &models[i];
-      g_autoptr (json_t) stats = route_stats (rig, model->id);
+      json_t *stats = route_stats (all_stats, model->id);
 
       assert_non_null (stats);
       assert_int_equal (g_atomic_int_get (&model->calls), model->x_calls);
-      assert_int_equal (int_at (stats, "matched"), model->x_matched);
-      assert_int_equal (int_at (stats, "filtered"), model->x_filtered);
-      assert_int_equal (int_at (stats, "completed"), model->x_completed);
-      assert_int_equal (int_at (stats, "handled"), model->x_handled);
-      assert_int_equal (int_at (stats, "failed"), model->x_failed);
-      assert_int_equal (int_at (stats, "cancelled"), 0);
+      assert_int_equal (json_int_at (stats, "matched"), model->x_matched);
+      assert_int_equal (json_int_at (stats, "filtered"), model->x_filtered);
+      assert_int_equal (json_int_at (stats, "completed"), model->x_completed);
+      assert_int_equal (json_int_at (stats, "handled"), model->x_handled);
+      assert_int_equal (json_int_at (stats, "failed"), model->x_failed);
+      assert_int_equal (json_int_at (stats, "cancelled"), 0);
       failed += model->x_failed;
       if (model->on_failure != NULL)
         failed_with_on_failure += model->x_failed;
@@ -956,14 +854,14 @@ hook_check_failure (Rig *rig, const EvbEvent *event)
       || g_strcmp0 (json_string_value (json_at (event->data, "origin.type")), "fault.work") != 0)
     return;
   for (guint i = 0; i < hook_n_models; i++)
-    if ((gint64) hook_models[i].id == int_at (event->data, "route.id"))
+    if ((gint64) hook_models[i].id == json_int_at (event->data, "route.id"))
       model = &hook_models[i];
   if (model == NULL)
     {
-      anomaly (rig, "failure of route %" G_GINT64_FORMAT ", not a model", int_at (event->data, "route.id"));
+      anomaly (rig, "failure of route %" G_GINT64_FORMAT ", not a model", json_int_at (event->data, "route.id"));
       return;
     }
-  n = int_at (event->data, "origin.data.n");
+  n = json_int_at (event->data, "origin.data.n");
   switch (planned (model, n))
     {
     case 'f':
@@ -983,7 +881,7 @@ hook_check_failure (Rig *rig, const EvbEvent *event)
     }
   error = json_object_get (event->data, "error");
   if (g_strcmp0 (json_string_value (json_object_get (error, "domain")), domain) != 0
-      || int_at (error, "code") != code
+      || json_int_at (error, "code") != code
       || g_strcmp0 (json_string_value (json_object_get (error, "message")), message) != 0
       || g_strcmp0 (json_string_value (json_object_get (event->data, "thread")),
                     model->mode == EVB_MODE_ASYNC ? "worker" : "main") != 0
@@ -1041,7 +939,7 @@ test_random_failures (void **state)
 
   producers_start (producers, PRODUCERS, rig, "fault.work", EACH);
   producers_go ();
-  rig_run_until_int (rig, &producers_done, PRODUCERS, "producers done");
+  context_run_until_int (rig->context, &producers_done, PRODUCERS, "producers done");
   rig_run_until_idle (rig);
   producers_join (producers, PRODUCERS);
   producers_clear (producers, PRODUCERS);
@@ -1074,7 +972,7 @@ handle_held (EvbCall *call, const EvbEvent *event)
   gate_pass (call, FALSE);
   g_atomic_int_inc (&held_returns);
   if (g_strcmp0 (json_string_value (json_object_get (event->data, "kind")), "fail") == 0)
-    return evb_call_fail (call, "held", 1, "late failure on %" G_GINT64_FORMAT, int_at (event->data, "n"));
+    return evb_call_fail (call, "held", 1, "late failure on %" G_GINT64_FORMAT, json_int_at (event->data, "n"));
   return EVB_CONTINUE;
 }
 
@@ -1108,8 +1006,10 @@ handle_never (EvbCall *call, const EvbEvent *event)
 }
 
 static gboolean
-timeouts_seen (Rig *rig, gpointer data)
+timeouts_seen (gpointer data)
 {
+  Rig *rig = rig_now;
+
   /* Completed: the three quick jobs and one failure-mirror job per failure. */
   return rig->seen_failure >= 6 && g_atomic_int_get (&after_calls) >= 3 && jobs_with_states (rig, "WEC") >= 3 + 6;
 }
@@ -1127,7 +1027,7 @@ hook_check_timeout_failure (Rig *rig, const EvbEvent *event)
     {
       if (g_strcmp0 (message, "handler exceeded its timeout of 5 ms") != 0
           || g_strcmp0 (json_string_value (json_object_get (event->data, "thread")), "worker") != 0
-          || !json_is_integer (json_object_get (event->data, "job")) || int_at (event->data, "error.code") != 1)
+          || !json_is_integer (json_object_get (event->data, "job")) || json_int_at (event->data, "error.code") != 1)
         anomaly (rig, "timeout failure of %s: %s", handler, message);
     }
   else if (g_strcmp0 (handler, "sluggish") == 0)
@@ -1154,9 +1054,8 @@ test_timeouts (void **state)
   EvbBusSettings settings;
   EvbRouteSpec spec = EVB_ROUTE_SPEC_INIT;
   g_autoptr (json_t) sluggish_filter = json_pack ("{s:b}", "sluggish", TRUE);
-  g_autoptr (json_t) held = NULL;
-  g_autoptr (json_t) held_stop = NULL;
-  g_autoptr (json_t) sluggish = NULL;
+  g_autoptr (json_t) stats = NULL;
+  json_t *held, *held_stop, *sluggish;
   Ledger books;
   guint64 held_id, held_stop_id, sluggish_id;
   Rig *rig;
@@ -1176,18 +1075,18 @@ test_timeouts (void **state)
   spec.func = handle_held;
   spec.handler = "held";
   spec.timeout_ms = 5;
-  held_id = add_route (rig, &spec, NULL);
+  held_id = rig_add_route (rig, &spec, NULL);
   spec.func = handle_quick;
   spec.handler = "quick";
   spec.timeout_ms = WAIT_MS;
-  add_route (rig, &spec, NULL);
+  rig_add_route (rig, &spec, NULL);
   spec.mode = EVB_MODE_SYNC;
   spec.priority = 5;
   spec.func = handle_sluggish;
   spec.handler = "sluggish";
   spec.timeout_ms = 1;
   spec.filter = sluggish_filter;
-  sluggish_id = add_route (rig, &spec, NULL);
+  sluggish_id = rig_add_route (rig, &spec, NULL);
   add_func_route (rig, "fault.slow", EVB_MODE_SYNC, 0, handle_after, "after", NULL);
 
   memset (&spec, 0, sizeof spec);
@@ -1199,7 +1098,7 @@ test_timeouts (void **state)
   spec.handler = "held-stop";
   spec.timeout_ms = 5;
   spec.stop_on_failure = TRUE;
-  held_stop_id = add_route (rig, &spec, NULL);
+  held_stop_id = rig_add_route (rig, &spec, NULL);
   add_func_route (rig, "fault.halt", EVB_MODE_SYNC, 0, handle_never, "never", NULL);
 
   for (guint i = 0; i < G_N_ELEMENTS (kinds); i++)
@@ -1211,7 +1110,7 @@ test_timeouts (void **state)
   /* While the four held handlers still hold: four timeouts and two sync
    * overruns reported, the chain went on past "held" for fault.slow and
    * stopped for fault.halt. */
-  rig_run_until (rig, timeouts_seen, NULL, "6 failures, 9 completed jobs, 3 events past the held level");
+  context_run_until (rig->context, timeouts_seen, NULL, "6 failures, 9 completed jobs, 3 events past the held level");
   assert_int_equal (g_atomic_int_get (&gate.entered), 4);
   assert_int_equal (g_atomic_int_get (&quick_calls), 3);
   assert_int_equal (jobs_with_states (rig, "WEC"), 3 + 6);
@@ -1230,19 +1129,23 @@ test_timeouts (void **state)
   assert_int_equal (g_atomic_int_get (&never_calls), 0);
   assert_int_equal (g_atomic_int_get (&after_calls), 3);
 
-  held = route_stats (rig, held_id);
-  assert_int_equal (int_at (held, "timeouts"), 3);
-  assert_int_equal (int_at (held, "cancelled"), 3);
-  assert_int_equal (int_at (held, "failed"), 0);
-  assert_int_equal (int_at (held, "completed"), 0);
-  held_stop = route_stats (rig, held_stop_id);
-  assert_int_equal (int_at (held_stop, "timeouts"), 1);
-  assert_int_equal (int_at (held_stop, "cancelled"), 1);
-  sluggish = route_stats (rig, sluggish_id);
-  assert_int_equal (int_at (sluggish, "matched"), 3);
-  assert_int_equal (int_at (sluggish, "filtered"), 1);
-  assert_int_equal (int_at (sluggish, "timeouts"), 2);
-  assert_int_equal (int_at (sluggish, "completed"), 2);
+  stats = evb_bus_stats (rig->bus);
+  held = route_stats (stats, held_id);
+  assert_non_null (held);
+  assert_int_equal (json_int_at (held, "timeouts"), 3);
+  assert_int_equal (json_int_at (held, "cancelled"), 3);
+  assert_int_equal (json_int_at (held, "failed"), 0);
+  assert_int_equal (json_int_at (held, "completed"), 0);
+  held_stop = route_stats (stats, held_stop_id);
+  assert_non_null (held_stop);
+  assert_int_equal (json_int_at (held_stop, "timeouts"), 1);
+  assert_int_equal (json_int_at (held_stop, "cancelled"), 1);
+  sluggish = route_stats (stats, sluggish_id);
+  assert_non_null (sluggish);
+  assert_int_equal (json_int_at (sluggish, "matched"), 3);
+  assert_int_equal (json_int_at (sluggish, "filtered"), 1);
+  assert_int_equal (json_int_at (sluggish, "timeouts"), 2);
+  assert_int_equal (json_int_at (sluggish, "completed"), 2);
 
   /* Produced by construction: four handlers held past their 5 ms by the
    * gate, two that sleep 3 ms against 1 ms. */
@@ -1279,7 +1182,7 @@ handle_owned_async (EvbCall *call, const EvbEvent *event)
   if (g_strcmp0 (json_string_value (json_object_get (event->data, "kind")), "fail") == 0)
     {
       g_atomic_int_inc (&ledger->failures);
-      result = evb_call_fail (call, "owned", 2, "owned job fails on %" G_GINT64_FORMAT, int_at (event->data, "n"));
+      result = evb_call_fail (call, "owned", 2, "owned job fails on %" G_GINT64_FORMAT, json_int_at (event->data, "n"));
     }
   g_atomic_int_inc (&owned_returns);
   return result;
@@ -1299,13 +1202,6 @@ handle_host (EvbCall *call, const EvbEvent *event)
   return EVB_CONTINUE;
 }
 
-static gpointer
-unref_elsewhere (gpointer data)
-{
-  g_object_unref (data);
-  return NULL;
-}
-
 static void
 reset_owner_counters (void)
 {
@@ -1320,18 +1216,21 @@ reset_owner_counters (void)
 
 /* The baseline routes and GPOINTER_TO_UINT (@data) more. */
 static gboolean
-routes_back (Rig *rig, gpointer data)
+routes_back (gpointer data)
 {
-  return n_routes (rig) == rig->baseline_routes + GPOINTER_TO_UINT (data);
+  Rig *rig = rig_now;
+
+  return rig_n_routes (rig) == rig->baseline_routes + GPOINTER_TO_UINT (data);
 }
 
 static gboolean
-owned_jobs_queued (Rig *rig, gpointer data)
+owned_jobs_queued (gpointer data)
 {
-  g_autoptr (json_t) stats = route_stats (rig, *(guint64 *) data);
+  g_autoptr (json_t) all_stats = evb_bus_stats (rig_now->bus);
+  json_t *stats = route_stats (all_stats, *(guint64 *) data);
 
-  return g_atomic_int_get (&gate.entered) == 2 && stats != NULL && int_at (stats, "matched") == 5
-         && int_at (stats, "executing") == 2 && int_at (stats, "waiting") == 3;
+  return g_atomic_int_get (&gate.entered) == 2 && stats != NULL && json_int_at (stats, "matched") == 5
+         && json_int_at (stats, "executing") == 2 && json_int_at (stats, "waiting") == 3;
 }
 
 /* DESIGN "Lifecycle": the test drops its owner (from another thread) while
@@ -1363,39 +1262,39 @@ test_owner_finalized_while_jobs_run (void **state)
   spec.priority = 10;
   spec.func = handle_owned_async;
   spec.handler = "owned-async";
-  owned_id = add_route (rig, &spec, owner);
+  owned_id = rig_add_route (rig, &spec, owner);
   spec.mode = EVB_MODE_SYNC;
   spec.priority = 5;
   spec.func = handle_owned_sync;
   spec.handler = "owned-sync";
-  add_route (rig, &spec, owner);
+  rig_add_route (rig, &spec, owner);
   add_func_route (rig, "fault.owned", EVB_MODE_SYNC, 0, handle_host, "host", NULL);
 
   for (guint i = 0; i < 3; i++)
     assert_true (ledger_emit (rig->bus, "fault.owned", "test", json_pack ("{s:i, s:s}", "n", (int) i, "kind", kinds[i]),
                               NULL));
-  rig_run_until_int (rig, &gate.entered, 2, "two owned jobs running");
+  context_run_until_int (rig->context, &gate.entered, 2, "two owned jobs running");
 
   /* The last outside reference goes, on another thread, mid-flight. */
-  g_thread_join (g_thread_new ("unref", unref_elsewhere, owner));
+  unref_on_other_thread (owner);
   assert_int_equal (g_atomic_int_get (&finalized), 0);
   for (guint i = 3; i < 5; i++)
     assert_true (ledger_emit (rig->bus, "fault.owned", "test", json_pack ("{s:i, s:s}", "n", (int) i, "kind", kinds[i]),
                               NULL));
-  rig_run_until (rig, owned_jobs_queued, &owned_id, "five owned jobs: two running, three waiting");
+  context_run_until (rig->context, owned_jobs_queued, &owned_id, "five owned jobs: two running, three waiting");
   assert_int_equal (g_atomic_int_get (&finalized), 0);
   assert_int_equal (g_atomic_int_get (&sync_owned_calls), 0);
 
   gate_open ();
   rig_run_until_idle (rig);
-  rig_run_until (rig, routes_back, GUINT_TO_POINTER (1), "owned routes pruned");
+  context_run_until (rig->context, routes_back, GUINT_TO_POINTER (1), "owned routes pruned");
   assert_int_equal (g_atomic_int_get (&finalized), 1);
   assert_true (finalized_on == g_thread_self ());
   assert_int_equal (returns_at_finalize, 5);
   assert_int_equal (g_atomic_int_get (&owned_calls), 5);
   assert_int_equal (g_atomic_int_get (&sync_owned_calls), 4);
   assert_int_equal (g_atomic_int_get (&host_calls), 5);
-  assert_int_equal (n_routes (rig), rig->baseline_routes + 1);
+  assert_int_equal (rig_n_routes (rig), rig->baseline_routes + 1);
 
   assert_true (ledger_emit (rig->bus, "fault.owned", "test", json_pack ("{s:i}", "n", 5), NULL));
   rig_run_until_idle (rig);
@@ -1448,12 +1347,12 @@ test_owner_finalized_by_its_handler (void **state)
   spec.priority = 10;
   spec.func = handle_drop_own_owner;
   spec.handler = "drop-own";
-  add_route (rig, &spec, self_owner);
+  rig_add_route (rig, &spec, self_owner);
   spec.mode = EVB_MODE_ASYNC;
   spec.priority = 5;
   spec.func = handle_owned_async;
   spec.handler = "owned-async";
-  add_route (rig, &spec, self_owner);
+  rig_add_route (rig, &spec, self_owner);
   add_func_route (rig, "fault.self", EVB_MODE_SYNC, 0, handle_host, "host", NULL);
   gate_open ();
 
@@ -1467,7 +1366,7 @@ test_owner_finalized_by_its_handler (void **state)
   assert_int_equal (g_atomic_int_get (&sync_owned_calls), 1);
   assert_int_equal (g_atomic_int_get (&owned_calls), 0);
   assert_int_equal (g_atomic_int_get (&host_calls), 2);
-  assert_int_equal (n_routes (rig), rig->baseline_routes + 1);
+  assert_int_equal (rig_n_routes (rig), rig->baseline_routes + 1);
   check_ledger (rig, 0);
   rig_free (rig);
 }
@@ -1478,8 +1377,6 @@ test_owner_finalized_by_its_handler (void **state)
 #define CHURN_OWNERS 150
 #define CHURN_EVENTS 3
 
-static GMutex churn_lock;
-static GCond churn_cond;
 static gint churn_owned_calls; /* atomic */
 static gint churn_finalized;   /* atomic */
 static gint churn_threads_done; /* atomic */
@@ -1489,8 +1386,8 @@ static gint churn_threads_done; /* atomic */
  * thread, ordered only by GObject's atomic refcount, which TSan cannot see
  * (uninstrumented libgobject). */
 typedef struct {
-  gint dead;  /* atomic: set by the owner's weak notify */
-  gint calls; /* under churn_lock */
+  gint dead;     /* atomic: set by the owner's weak notify */
+  Counter calls; /* the owner's route was called */
 } ChurnMark;
 
 static ChurnMark churn_marks[CHURN_THREADS * CHURN_OWNERS];
@@ -1505,24 +1402,8 @@ handle_churn (EvbCall *call, const EvbEvent *event)
   if (g_atomic_int_get (&mark->dead))
     g_error ("owned handler called with a dead owner");
   g_atomic_int_inc (&churn_owned_calls);
-  g_mutex_lock (&churn_lock);
-  mark->calls++;
-  g_cond_broadcast (&churn_cond);
-  g_mutex_unlock (&churn_lock);
+  counter_add (&mark->calls, 1);
   return EVB_CONTINUE;
-}
-
-/* Waits until the owner's route has been called @goal times. */
-static void
-churn_wait_calls (ChurnMark *mark, gint goal)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
-
-  g_mutex_lock (&churn_lock);
-  while (mark->calls < goal)
-    if (!g_cond_wait_until (&churn_cond, &churn_lock, deadline))
-      g_error ("owned route called %d times, not %d, within %d ms", mark->calls, goal, WAIT_MS);
-  g_mutex_unlock (&churn_lock);
 }
 
 static void
@@ -1565,7 +1446,9 @@ churn (gpointer data)
       switch (i % 3)
         {
         case 0:
-          churn_wait_calls (mark, CHURN_EVENTS);
+          if (!counter_wait (&mark->calls, CHURN_EVENTS))
+            g_error ("owned route called %u times, not %d, within %d ms", counter_get (&mark->calls), CHURN_EVENTS,
+                     WAIT_MS);
           g_assert_true (evb_bus_remove_route (bus, id));
           g_object_unref (owner);
           break;
@@ -1583,11 +1466,13 @@ churn (gpointer data)
 }
 
 static gboolean
-churn_settled (Rig *rig, gpointer data)
+churn_settled (gpointer data)
 {
+  Rig *rig = rig_now;
+
   return g_atomic_int_get (&churn_threads_done) == CHURN_THREADS
          && g_atomic_int_get (&churn_finalized) == CHURN_THREADS * CHURN_OWNERS && evb_bus_is_idle (rig->bus)
-         && n_routes (rig) == rig->baseline_routes + 1;
+         && rig_n_routes (rig) == rig->baseline_routes + 1;
 }
 
 /* DESIGN "Words" (owner) and "Lifecycle", under threads: three threads make
@@ -1607,6 +1492,8 @@ test_owner_churn_threads (void **state)
   settings.workers = 2;
   rig = rig_new (&settings, &books);
   memset (churn_marks, 0, sizeof churn_marks);
+  for (guint i = 0; i < G_N_ELEMENTS (churn_marks); i++)
+    counter_init (&churn_marks[i].calls);
   g_atomic_int_set (&churn_owned_calls, 0);
   g_atomic_int_set (&churn_finalized, 0);
   g_atomic_int_set (&churn_threads_done, 0);
@@ -1615,7 +1502,7 @@ test_owner_churn_threads (void **state)
 
   for (guint i = 0; i < CHURN_THREADS; i++)
     threads[i] = g_thread_new ("churn", churn, GUINT_TO_POINTER (i));
-  rig_run_until (rig, churn_settled, NULL, "owners made, dropped, finalized; routes back to baseline");
+  context_run_until (rig->context, churn_settled, NULL, "owners made, dropped, finalized; routes back to baseline");
   for (guint i = 0; i < CHURN_THREADS; i++)
     g_thread_join (threads[i]);
 
@@ -1625,6 +1512,8 @@ test_owner_churn_threads (void **state)
   assert_true (g_atomic_int_get (&churn_owned_calls) >= CHURN_THREADS * (CHURN_OWNERS / 3) * CHURN_EVENTS);
   check_ledger (rig, -1);
   rig_free (rig);
+  for (guint i = 0; i < G_N_ELEMENTS (churn_marks); i++)
+    counter_clear (&churn_marks[i].calls);
 }
 
 /* ---- a plugin whose init fails half way ------------------------------------ */
@@ -1710,19 +1599,6 @@ static const EvbPluginDescriptor fine_plugin = {
   .name = "fine", .version = "1.0", .description = "Loads.", .handlers = half_way_handlers,
 };
 
-static gboolean
-flag_set (Rig *rig, gpointer data)
-{
-  return g_atomic_int_get ((gint *) data) != 0;
-}
-
-static gboolean
-set_flag (gpointer data)
-{
-  g_atomic_int_set ((gint *) data, 1);
-  return G_SOURCE_REMOVE;
-}
-
 /* DESIGN "Lifecycle": twenty times over, a plugin registers routes (one
  * owned), a timeout and a hold, emits, and fails init.  Each time the error
  * is exact, nothing it registered is left (no route, the timeout's data
@@ -1759,7 +1635,7 @@ test_init_fails_half_way (void **state)
       assert_string_equal (error->message, "plugin \"half\" ((linked in)): init failed: stopped half way: 3 routes, "
                                            "a timeout, a hold and an event behind");
       assert_null (evb_bus_find_plugin (rig->bus, "half"));
-      assert_int_equal (n_routes (rig), rig->baseline_routes);
+      assert_int_equal (rig_n_routes (rig), rig->baseline_routes);
       assert_int_equal (g_atomic_int_get (&init_data_freed), round + 1);
       /* The hold went with the plugin, or this would time out; the event
        * init emitted is dispatched (to no route). */
@@ -1777,7 +1653,7 @@ test_init_fails_half_way (void **state)
   g_source_set_callback (later, set_flag, &waited, NULL);
   g_source_attach (later, rig->context);
   g_source_unref (later);
-  rig_run_until (rig, flag_set, &waited, "30 ms timer");
+  context_run_until (rig->context, flag_is_set, &waited, "30 ms timer");
   rig_run_until_idle (rig);
   assert_int_equal (g_atomic_int_get (&init_ticks), 0);
   assert_int_equal (g_atomic_int_get (&init_calls), 0);
@@ -1822,8 +1698,9 @@ handle_tally (EvbCall *call, const EvbEvent *event)
 }
 
 static gboolean
-inbox_full_producers_blocked (Rig *rig, gpointer data)
+inbox_full_producers_blocked (gpointer data)
 {
+  Rig *rig = rig_now;
   EvbBusTotals totals;
 
   evb_bus_get_totals (rig->bus, &totals);
@@ -1863,16 +1740,16 @@ test_shutdown_with_jobs_in_flight_and_full_inbox (void **state)
 
   assert_true (ledger_emit (rig->bus, "fault.load", "test", json_pack ("{s:i}", "n", -2), NULL));
   assert_true (ledger_emit (rig->bus, "fault.load", "test", json_pack ("{s:i}", "n", -1), NULL));
-  rig_run_until_int (rig, &gate.entered, 2, "two jobs in flight");
+  context_run_until_int (rig->context, &gate.entered, 2, "two jobs in flight");
 
   producers_start (producers, MAX_PRODUCERS, rig, "fault.load", G_MAXUINT);
   producers_go ();
-  wait_without_iterating (rig, inbox_full_producers_blocked, NULL, "inbox full, four producers blocked");
+  wait_without_iterating (inbox_full_producers_blocked, NULL, "inbox full, four producers blocked");
 
   evb_bus_shutdown (rig->bus, 50);
 
   /* Released, every one, by the shutdown: nothing else would wake them. */
-  wait_without_iterating (rig, (RigCondition) int_reached, &(IntGoal) { &producers_done, MAX_PRODUCERS },
+  wait_without_iterating (int_goal_reached, &(CounterGoal) { &producers_done, MAX_PRODUCERS },
                           "producers released");
   producers_join (producers, MAX_PRODUCERS);
   for (guint i = 0; i < MAX_PRODUCERS; i++)
@@ -1923,8 +1800,9 @@ handle_echo (EvbCall *call, const EvbEvent *event)
 }
 
 static gboolean
-overflowed (Rig *rig, gpointer data)
+overflowed (gpointer data)
 {
+  Rig *rig = rig_now;
   EvbBusTotals totals;
 
   evb_bus_get_totals (rig->bus, &totals);
@@ -1934,8 +1812,10 @@ overflowed (Rig *rig, gpointer data)
 }
 
 static gboolean
-flood_over (Rig *rig, gpointer data)
+flood_over (gpointer data)
 {
+  Rig *rig = rig_now;
+
   return g_atomic_int_get (&producers_done) == FLOOD_PRODUCERS && evb_bus_is_idle (rig->bus);
 }
 
@@ -1989,8 +1869,8 @@ run_flood (EvbOverflowPolicy policy)
       producers[i].pause_every = 4;
     }
   producers_go ();
-  wait_without_iterating (rig, overflowed, NULL, "the inbox overflowed");
-  rig_run_until (rig, flood_over, NULL, "producers done, bus idle");
+  wait_without_iterating (overflowed, NULL, "the inbox overflowed");
+  context_run_until (rig->context, flood_over, NULL, "producers done, bus idle");
   producers_join (producers, FLOOD_PRODUCERS);
   producers_clear (producers, FLOOD_PRODUCERS);
 
