@@ -73,79 +73,46 @@ fail_invalid_pattern (GError **error, const char *pattern, const char *format, .
 gboolean
 evb_pattern_validate (const char *pattern, GError **error)
 {
-  const char *segment = pattern;
-  guint segment_number;
+  guint segment;
 
   g_return_val_if_fail (pattern != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (*pattern == '\0')
-    return fail_invalid_pattern (error, pattern, "empty pattern");
-
-  for (segment_number = 1;; segment_number++)
+  switch (evb_pattern_find_fault (pattern, &segment))
     {
-      gsize length = strcspn (segment, ".");
-      gboolean is_last = segment[length] == '\0';
+    case EVB_PATTERN_OK:
+      return TRUE;
+    case EVB_PATTERN_EMPTY:
+      return fail_invalid_pattern (error, pattern, "empty pattern");
+    case EVB_PATTERN_EMPTY_SEGMENT:
+      return fail_invalid_pattern (error, pattern, "empty segment %u", segment);
+    case EVB_PATTERN_TAIL_NOT_LAST:
+      return fail_invalid_pattern (error, pattern, "\">\" must be the last segment");
+    case EVB_PATTERN_BAD_CHARACTER:
+      {
+        const char *start = pattern;
+        g_autofree char *raw_segment = NULL;
+        g_autofree char *escaped_segment = NULL;
 
-      if (length == 0)
-        return fail_invalid_pattern (error, pattern, "empty segment %u", segment_number);
-
-      if (length == 1 && segment[0] == '>')
-        {
-          if (!is_last)
-            return fail_invalid_pattern (error, pattern, "\">\" must be the last segment");
-        }
-      else if (!(length == 1 && segment[0] == '*') && !evb_name_is_valid_length (segment, length))
-        {
-          g_autofree char *raw_segment = g_strndup (segment, length);
-          g_autofree char *escaped_segment = g_strescape (raw_segment, NULL);
-
-          return fail_invalid_pattern (error, pattern, "segment %u \"%s\" may hold only a-z 0-9 _ -",
-                                       segment_number, escaped_segment);
-        }
-
-      if (is_last)
-        return TRUE;
-      segment += length + 1;
+        for (guint i = 1; i < segment; i++)
+          start = strchr (start, '.') + 1;
+        raw_segment = g_strndup (start, strcspn (start, "."));
+        escaped_segment = g_strescape (raw_segment, NULL);
+        return fail_invalid_pattern (error, pattern, "segment %u \"%s\" may hold only a-z 0-9 _ -", segment,
+                                     escaped_segment);
+      }
     }
+  return FALSE;
 }
 
-/* Walks both strings one segment at a time, without allocating: this is the
- * reference the trie is tested against, so it is kept as plain as possible. */
+/* The reference the trie is tested against: the SDK's own matcher. */
 gboolean
 evb_pattern_match (const char *pattern, const char *type)
 {
-  const char *pattern_segment = pattern;
-  const char *type_segment = type;
-
   g_return_val_if_fail (pattern != NULL, FALSE);
   g_return_val_if_fail (type != NULL, FALSE);
 
-  /* A type has at least one segment; "" is no type, not one empty segment. */
-  if (*type == '\0')
-    return FALSE;
-
-  for (;;)
-    {
-      gsize pattern_length = strcspn (pattern_segment, ".");
-      gsize type_length = strcspn (type_segment, ".");
-      gboolean pattern_ends = pattern_segment[pattern_length] == '\0';
-      gboolean type_ends = type_segment[type_length] == '\0';
-
-      /* A final ">" swallows this segment and any after it. */
-      if (pattern_ends && pattern_length == 1 && pattern_segment[0] == '>')
-        return TRUE;
-
-      if (!(pattern_length == 1 && pattern_segment[0] == '*') &&
-          (pattern_length != type_length || memcmp (pattern_segment, type_segment, type_length) != 0))
-        return FALSE;
-
-      if (pattern_ends || type_ends)
-        return pattern_ends && type_ends;
-
-      pattern_segment += pattern_length + 1;
-      type_segment += type_length + 1;
-    }
+  return evb_pattern_matches (pattern, type);
 }
 
 /* --------------------------------------------------------------- snapshots */

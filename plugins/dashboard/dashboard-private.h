@@ -129,8 +129,6 @@ void dash_count_runs (Dashboard *self, json_t *stats, guint64 *runs, guint64 *fa
 /* sse.c */
 SseBlockPool *dash_sse_pool_new (void);
 void dash_sse_pool_unref (SseBlockPool *pool);
-gboolean dash_pattern_valid (const char *pattern);
-gboolean dash_pattern_match (const char *pattern, const char *type);
 /* ?max_rate= bounds: events per second a stream may ask to be limited to. */
 #define DASH_SSE_MAX_RATE 1000000
 /* @max_rate: events per second at most (0: all); what goes over is

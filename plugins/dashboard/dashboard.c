@@ -58,9 +58,9 @@ dash_kinds_of_pattern (const char *pattern)
   guint32 kinds = 0;
 
   for (guint i = 0; i < DASH_N_STATUS_STATES; i++)
-    if (pattern == NULL || dash_pattern_match (pattern, status_types[i]))
+    if (pattern == NULL || evb_pattern_matches (pattern, status_types[i]))
       kinds |= 1u << i;
-  if (pattern == NULL || dash_pattern_match (pattern, "evbus.failure"))
+  if (pattern == NULL || evb_pattern_matches (pattern, "evbus.failure"))
     kinds |= 1u << DASH_KIND_FAILURE;
   return kinds;
 }

@@ -183,7 +183,7 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
       const char *rate_text = query != NULL ? g_hash_table_lookup (query, "max_rate") : NULL;
       guint64 max_rate = 0;
 
-      if (pattern != NULL && !dash_pattern_valid (pattern))
+      if (pattern != NULL && evb_pattern_find_fault (pattern, NULL) != EVB_PATTERN_OK)
         respond (msg, SOUP_STATUS_BAD_REQUEST, "text/plain; charset=utf-8",
                  g_strdup_printf ("bad pattern \"%s\": dotted segments [a-z0-9_-]+, \"*\" or a final \">\"\n",
                                   pattern));

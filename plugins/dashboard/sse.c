@@ -114,67 +114,6 @@ block_release (gpointer data)
   dash_sse_pool_unref (pool);
 }
 
-static gboolean
-is_segment (const char *segment, gsize length)
-{
-  if (length == 0)
-    return FALSE;
-  for (gsize i = 0; i < length; i++)
-    {
-      char c = segment[i];
-
-      if (!(g_ascii_islower (c) || g_ascii_isdigit (c) || c == '_' || c == '-'))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-/* Same grammar as route patterns: dotted segments, "*" for one segment,
- * ">" (last only) for one or more. */
-gboolean
-dash_pattern_valid (const char *pattern)
-{
-  const char *segment = pattern;
-
-  if (pattern == NULL || *pattern == '\0')
-    return FALSE;
-  for (;;)
-    {
-      const char *dot = strchr (segment, '.');
-      gsize length = dot != NULL ? (gsize) (dot - segment) : strlen (segment);
-
-      if (length == 1 && segment[0] == '>')
-        return dot == NULL;
-      if (!(length == 1 && segment[0] == '*') && !is_segment (segment, length))
-        return FALSE;
-      if (dot == NULL)
-        return TRUE;
-      segment = dot + 1;
-    }
-}
-
-gboolean
-dash_pattern_match (const char *pattern, const char *type)
-{
-  for (;;)
-    {
-      const char *pattern_dot = strchr (pattern, '.');
-      const char *type_dot = strchr (type, '.');
-      gsize pattern_length = pattern_dot != NULL ? (gsize) (pattern_dot - pattern) : strlen (pattern);
-      gsize type_length = type_dot != NULL ? (gsize) (type_dot - type) : strlen (type);
-
-      if (pattern_length == 1 && pattern[0] == '>')
-        return TRUE; /* the type has at least this segment left */
-      if (!(pattern_length == 1 && pattern[0] == '*')
-          && (pattern_length != type_length || memcmp (pattern, type, type_length) != 0))
-        return FALSE;
-      if (pattern_dot == NULL || type_dot == NULL)
-        return pattern_dot == NULL && type_dot == NULL;
-      pattern = pattern_dot + 1;
-      type = type_dot + 1;
-    }
-}
-
 static gsize
 client_buffered (SseClient *client)
 {

@@ -82,31 +82,6 @@ quoted (const char *text)
   return result;
 }
 
-/* The DESIGN rule for event types: dotted segments of [a-z0-9_-]+.  The SDK
- * does not export the host's check, so it is repeated here to reject a bad
- * line with a reason instead of a failed emit. */
-static gboolean
-is_event_type (const char *type)
-{
-  gsize segment_length = 0;
-
-  for (const char *p = type;; p++)
-    {
-      if (*p == '.' || *p == '\0')
-        {
-          if (segment_length == 0)
-            return FALSE;
-          if (*p == '\0')
-            return TRUE;
-          segment_length = 0;
-        }
-      else if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '-')
-        segment_length++;
-      else
-        return FALSE;
-    }
-}
-
 static gboolean
 is_ignored_key (const char *key)
 {
@@ -176,14 +151,16 @@ replay_parse_line (const char *line, gsize length, char **type, json_t **data, c
       *reason = g_strdup_printf ("\"type\" must be a string, got %s", json_kind (type_value));
       goto bad;
     }
-  if (!is_event_type (json_string_value (type_value)))
+  /* Checked here (the SDK's grammar) to reject a bad line with a reason
+   * instead of a failed emit. */
+  if (!evb_type_is_valid (json_string_value (type_value)))
     {
       g_autofree char *name = quoted (json_string_value (type_value));
 
       *reason = g_strdup_printf ("\"type\" %s is not an event type (dotted segments of [a-z0-9_-])", name);
       goto bad;
     }
-  if (g_str_has_prefix (json_string_value (type_value), "evbus."))
+  if (evb_type_is_reserved (json_string_value (type_value)))
     {
       g_autofree char *name = quoted (json_string_value (type_value));
 

@@ -142,6 +142,81 @@ evb_type_is_reserved (const char *type)
   return strncmp (type, EVB_RESERVED_TYPE_PREFIX, sizeof EVB_RESERVED_TYPE_PREFIX - 1) == 0;
 }
 
+/* What is wrong with a route pattern (evb_pattern_find_fault).  A pattern
+ * is a type whose segments may also be "*" (one segment) or, last only,
+ * ">" (one or more segments). */
+typedef enum {
+  EVB_PATTERN_OK = 0,
+  EVB_PATTERN_EMPTY,          /* "" or NULL */
+  EVB_PATTERN_EMPTY_SEGMENT,  /* "a..b" */
+  EVB_PATTERN_BAD_CHARACTER,  /* a segment neither a name, "*" nor ">" */
+  EVB_PATTERN_TAIL_NOT_LAST,  /* ">" before the last segment */
+} EvbPatternFault;
+
+/* Checks @pattern (may be NULL); on a fault, *@segment (when not NULL) is
+ * the 1-based segment at fault. */
+static inline EvbPatternFault
+evb_pattern_find_fault (const char *pattern, guint *segment)
+{
+  const char *start = pattern;
+  guint number = 1;
+
+  if (segment != NULL)
+    *segment = 0;
+  if (pattern == NULL || *pattern == '\0')
+    return EVB_PATTERN_EMPTY;
+  for (;; number++)
+    {
+      gsize length = strcspn (start, ".");
+      gboolean is_last = start[length] == '\0';
+      EvbPatternFault fault = EVB_PATTERN_OK;
+
+      if (length == 0)
+        fault = EVB_PATTERN_EMPTY_SEGMENT;
+      else if (length == 1 && start[0] == '>')
+        fault = is_last ? EVB_PATTERN_OK : EVB_PATTERN_TAIL_NOT_LAST;
+      else if (!(length == 1 && start[0] == '*') && !evb_name_is_valid_length (start, length))
+        fault = EVB_PATTERN_BAD_CHARACTER;
+      if (fault != EVB_PATTERN_OK)
+        {
+          if (segment != NULL)
+            *segment = number;
+          return fault;
+        }
+      if (is_last)
+        return EVB_PATTERN_OK;
+      start += length + 1;
+    }
+}
+
+/* TRUE when @type (a valid type) matches @pattern (a valid pattern).
+ * Walks both one segment at a time without allocating. */
+static inline gboolean
+evb_pattern_matches (const char *pattern, const char *type)
+{
+  /* A type has at least one segment; "" is no type, not one empty segment. */
+  if (*type == '\0')
+    return FALSE;
+  for (;;)
+    {
+      gsize pattern_length = strcspn (pattern, ".");
+      gsize type_length = strcspn (type, ".");
+      gboolean pattern_ends = pattern[pattern_length] == '\0';
+      gboolean type_ends = type[type_length] == '\0';
+
+      /* A final ">" swallows this segment and any after it. */
+      if (pattern_ends && pattern_length == 1 && pattern[0] == '>')
+        return TRUE;
+      if (!(pattern_length == 1 && pattern[0] == '*') &&
+          (pattern_length != type_length || memcmp (pattern, type, type_length) != 0))
+        return FALSE;
+      if (pattern_ends || type_ends)
+        return pattern_ends && type_ends;
+      pattern += pattern_length + 1;
+      type += type_length + 1;
+    }
+}
+
 typedef struct _EvbEvent EvbEvent;
 typedef struct _EvbPlugin EvbPlugin;
 typedef struct _EvbCall EvbCall;
