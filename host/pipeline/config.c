@@ -10,26 +10,16 @@
 
 #include <string.h>
 
+#include "doc-problems.h"
 #include "json-text.h"
-
-/* An error line longer than this (a path through a huge key, a message
- * quoting a huge pattern) keeps its start and its end, each half of it. */
-#define ERROR_LINE_MAX_BYTES 2048
 
 static const char *const top_keys[] = { "$schema", "host", "plugins", "routes", NULL };
 static const char *const plugin_keys[] = { "name", "path", "config", NULL };
 
 typedef struct {
-  guint line;   /* 0 with column 0: no position known */
-  guint column;
-  guint seq;    /* report order, to keep ties stable */
-  char *text;
-} ConfigProblem;
-
-typedef struct {
   EvbJsonReader reader;         /* reports to on_problem */
   EvbConfig *config;
-  GPtrArray *problems;          /* ConfigProblem * */
+  EvbDocProblems *problems;
   GHashTable *unexpanded_paths; /* paths whose "${...}" failed: their value is not checked further */
   GHashTable *instances;        /* instance name -> JSON path of its first declaration */
   GPtrArray *instance_names;    /* in declaration order, for messages */
@@ -39,95 +29,9 @@ typedef struct {
 /* ---- reporting ---- */
 
 static void
-config_problem_free (gpointer data)
-{
-  ConfigProblem *problem = data;
-
-  g_free (problem->text);
-  g_free (problem);
-}
-
-static int
-config_problem_compare (gconstpointer a, gconstpointer b)
-{
-  const ConfigProblem *pa = *(const ConfigProblem *const *) a;
-  const ConfigProblem *pb = *(const ConfigProblem *const *) b;
-
-  if (pa->line != pb->line)
-    return pa->line < pb->line ? -1 : 1;
-  if (pa->column != pb->column)
-    return pa->column < pb->column ? -1 : 1;
-  return pa->seq < pb->seq ? -1 : (pa->seq > pb->seq);
-}
-
-/* Escapes control characters, so that a key or value holding a newline
- * (paths and messages quote user text) still gives one line per error.
- * Also replaces invalid UTF-8 by U+FFFD: jansson's "near '...'" may cut a
- * multi-byte character in two (found by tests/fuzz/fuzz-config). */
-static char *
-single_line (const char *raw)
-{
-  g_autofree char *text = g_utf8_make_valid (raw, -1);
-  g_autoptr (GString) out = g_string_sized_new (strlen (text));
-
-  for (const char *p = text; *p; p++)
-    {
-      guchar c = (guchar) *p;
-
-      if (c == '\n')
-        g_string_append (out, "\\n");
-      else if (c == '\r')
-        g_string_append (out, "\\r");
-      else if (c == '\t')
-        g_string_append (out, "\\t");
-      else if (c < 0x20 || c == 0x7f)
-        g_string_append_printf (out, "\\u%04x", c);
-      else
-        g_string_append_c (out, (char) c);
-    }
-  if (out->len > ERROR_LINE_MAX_BYTES)
-    {
-      gsize head = ERROR_LINE_MAX_BYTES / 2;
-      gsize tail = out->len - ERROR_LINE_MAX_BYTES / 2;
-      g_autofree char *cut = NULL;
-
-      /* Cut at character boundaries. */
-      while (head > 0 && ((guchar) out->str[head] & 0xC0) == 0x80)
-        head--;
-      while (tail < out->len && ((guchar) out->str[tail] & 0xC0) == 0x80)
-        tail++;
-      cut = g_strdup_printf (" [... %" G_GSIZE_FORMAT " bytes ...] ", tail - head);
-      g_string_erase (out, head, tail - head);
-      g_string_insert (out, head, cut);
-    }
-  return g_string_free (g_steal_pointer (&out), FALSE);
-}
-
-/* The one place that spells an error line. */
-static char *
-format_error_line (EvbJsonDoc *doc, const char *path, const char *message, guint *line, guint *column)
-{
-  const char *file = evb_json_doc_file (doc);
-  g_autofree char *text = NULL;
-
-  *line = *column = 0;
-  if (!evb_json_doc_locate (doc, path, line, column))
-    text = *path ? g_strdup_printf ("%s: %s: %s", file, path, message)
-                 : g_strdup_printf ("%s: %s", file, message);
-  else
-    text = *path ? g_strdup_printf ("%s:%u:%u: %s: %s", file, *line, *column, path, message)
-                 : g_strdup_printf ("%s:%u:%u: %s", file, *line, *column, message);
-  return single_line (text);
-}
-
-static void
 add_problem (ConfigLoader *loader, const char *path, const char *message)
 {
-  ConfigProblem *problem = g_new0 (ConfigProblem, 1);
-
-  problem->seq = loader->problems->len;
-  problem->text = format_error_line (loader->config->doc, path, message, &problem->line, &problem->column);
-  g_ptr_array_add (loader->problems, problem);
+  evb_doc_problems_add (loader->problems, path, message);
 }
 
 /* Every problem the readers find comes here.  A problem with a value that
@@ -353,7 +257,7 @@ evb_config_load (const char *file, GPtrArray *errors)
   if (doc == NULL)
     {
       if (errors)
-        g_ptr_array_add (errors, single_line (error->message));
+        g_ptr_array_add (errors, evb_one_line (error->message));
       return NULL;
     }
 
@@ -369,26 +273,18 @@ evb_config_load (const char *file, GPtrArray *errors)
   loader.reader.report = on_problem;
   loader.reader.user_data = &loader;
   loader.config = config;
-  loader.problems = g_ptr_array_new_with_free_func (config_problem_free);
+  loader.problems = evb_doc_problems_new (doc, NULL);
   loader.unexpanded_paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   loader.instances = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   loader.instance_names = g_ptr_array_new_with_free_func (g_free);
 
   load_document (&loader);
 
-  /* g_ptr_array_sort is stable since GLib 2.32; seq breaks ties anyway. */
-  g_ptr_array_sort (loader.problems, config_problem_compare);
-  for (guint i = 0; errors && i < loader.problems->len; i++)
-    {
-      ConfigProblem *problem = g_ptr_array_index (loader.problems, i);
-
-      g_ptr_array_add (errors, g_steal_pointer (&problem->text));
-    }
-
-  if (loader.problems->len > 0)
+  if (evb_doc_problems_count (loader.problems) > 0)
     g_clear_pointer (&config, evb_config_free);
+  evb_doc_problems_move_to (loader.problems, errors);
 
-  g_ptr_array_unref (loader.problems);
+  evb_doc_problems_free (loader.problems);
   g_hash_table_unref (loader.unexpanded_paths);
   g_hash_table_unref (loader.instances);
   g_ptr_array_unref (loader.instance_names);
@@ -406,7 +302,6 @@ char *
 evb_config_error_line (EvbConfig *config, const char *json_path, const char *format, ...)
 {
   g_autofree char *message = NULL;
-  guint line, column;
   va_list args;
 
   g_return_val_if_fail (config != NULL, NULL);
@@ -415,7 +310,7 @@ evb_config_error_line (EvbConfig *config, const char *json_path, const char *for
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
-  return format_error_line (config->doc, json_path, message, &line, &column);
+  return evb_doc_error_line (config->doc, NULL, json_path, message);
 }
 
 void
