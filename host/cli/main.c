@@ -21,6 +21,7 @@ static const Command commands[] = {
   { "run", "Load a pipeline config and run it until SIGINT or SIGTERM", evb_cli_run },
   { "check", "Load a config and every plugin it names, report all errors, run nothing", evb_cli_check },
   { "inspect", "Describe a plugin file: handlers, options, defaults", evb_cli_inspect },
+  { "explain", "Show the routes a config gives an event, in order, running nothing", evb_cli_explain },
 };
 
 static char *
@@ -53,33 +54,45 @@ evb_cli_plugin_lookup_help (const char *first_dir)
                           "  2. each folder of $EVBUS_PLUGIN_PATH (separated by \":\")\n"
                           "  3. %s\n"
                           "In each folder the path is tried as written, then a bare name such as\n"
-                          "\"console\" (no \"/\", no \".so\") as \"evbus-console.so\".",
+                          "\"console\" (no \"/\", no \".so\") as \"evbus-console.so\", then as \"console.so\".",
                           first_dir, EVB_PLUGIN_DIR);
+}
+
+gboolean
+evb_cli_parse_arguments (GOptionContext *context, const char *command, const char *const *names, int *argc,
+                         char ***argv)
+{
+  g_autoptr (GOptionContext) owned = context;
+  g_autoptr (GError) error = NULL;
+  int wanted = (int) g_strv_length ((char **) names);
+
+  if (!g_option_context_parse (owned, argc, argv, &error))
+    {
+      fprintf (stderr, "evbus %s: %s (try \"evbus %s --help\")\n", command, error->message, command);
+      return FALSE;
+    }
+  if (*argc < wanted + 1)
+    {
+      fprintf (stderr, "evbus %s: missing %s (try \"evbus %s --help\")\n", command, names[*argc - 1], command);
+      return FALSE;
+    }
+  if (*argc > wanted + 1)
+    {
+      fprintf (stderr, "evbus %s: unexpected argument \"%s\" after %s (try \"evbus %s --help\")\n", command,
+               (*argv)[wanted + 1], names[wanted - 1], command);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 const char *
 evb_cli_parse_one_argument (GOptionContext *context, const char *command, const char *what, int *argc,
                             char ***argv)
 {
-  g_autoptr (GOptionContext) owned = context;
-  g_autoptr (GError) error = NULL;
+  const char *const names[] = { what, NULL };
 
-  if (!g_option_context_parse (owned, argc, argv, &error))
-    {
-      fprintf (stderr, "evbus %s: %s (try \"evbus %s --help\")\n", command, error->message, command);
-      return NULL;
-    }
-  if (*argc < 2)
-    {
-      fprintf (stderr, "evbus %s: missing %s (try \"evbus %s --help\")\n", command, what, command);
-      return NULL;
-    }
-  if (*argc > 2)
-    {
-      fprintf (stderr, "evbus %s: unexpected argument \"%s\" after %s (try \"evbus %s --help\")\n", command,
-               (*argv)[2], what, command);
-      return NULL;
-    }
+  if (!evb_cli_parse_arguments (context, command, names, argc, argv))
+    return NULL;
   return (*argv)[1];
 }
 
@@ -106,7 +119,7 @@ main (int argc, char **argv)
   context = g_option_context_new ("COMMAND [ARGUMENT...]");
   /* Stop at the command: what follows is the command's to parse. */
   g_option_context_set_strict_posix (context, TRUE);
-  g_option_context_set_summary (context, "Run, check and inspect evbus pipelines and plugins.");
+  g_option_context_set_summary (context, "Run, check, inspect and explain evbus pipelines and plugins.");
   g_option_context_set_description (context, description);
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))

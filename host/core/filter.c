@@ -13,13 +13,23 @@
  * {"x": {"ne": 1}} needs x present, while {"x": {"not": 1}} (like
  * {"not": {"x": 1}}) also holds when x is missing.
  *
+ * A regex that cannot be evaluated (PCRE2's match limit) fails the whole
+ * filter closed, even under "not".
+ *
  * Hot path: evb_filter_match () only walks the tree and reads the data; it
  * allocates nothing, except inside g_regex_match_full () (GLib builds a
- * GMatchInfo per call), which is the price of using GRegex. */
+ * GMatchInfo per call), which is the price of using GRegex.
+ *
+ * Explaining: evb_filter_explain () runs the same evaluator with a trace
+ * that records the conditions that decided (see "Trace" below), then puts
+ * them in words.  The evaluator is written once and compiled twice, with
+ * and without the trace, so matching pays nothing for it. */
 
 #include "filter.h"
 
 #include <string.h>
+
+#include "json-text.h"
 
 G_DEFINE_QUARK (evb-filter-error-quark, evb_filter_error)
 
@@ -303,37 +313,93 @@ lookup_field (json_t *data, char **segments)
   return value;
 }
 
-/* @value: the field's value, NULL when missing. */
-static gboolean
-condition_holds (const ConditionNode *node, json_t *value)
+/* What a node came to.  EVAL_UNDECIDED: a condition could not be evaluated
+ * (a regex that hit its match limit).  It ends the evaluation at once and
+ * the whole filter fails closed, whatever "not" or "any" sit above it
+ * (DESIGN.md "Filters"): turned around by a "not" it would let the event
+ * in. */
+typedef enum {
+  EVAL_FALSE = 0,
+  EVAL_TRUE = 1,
+  EVAL_UNDECIDED = 2,
+} Eval;
+
+/* Explaining (evb_filter_explain) is the same evaluation with a Trace:
+ * the evaluator records the conditions that decided, as a flat list of
+ * steps.  A fact is one operator on one field and what it came to; groups
+ * enclose the facts under a "not", and those of an "any" none of whose
+ * members held.  Every combinator keeps only the steps of the members that
+ * decided it: the first "all" member that failed, the first "any" member
+ * that held, or else every member.  Without a Trace (trace == NULL, the
+ * hot path) none of this is even compiled in: see condition_match (). */
+typedef enum {
+  STEP_FACT,
+  STEP_NOT,     /* opens a group: the steps up to the matching STEP_END are under a "not" */
+  STEP_NONE_OF, /* opens a group: the members of an "any", none of which held */
+  STEP_END,
+} StepKind;
+
+typedef struct {
+  StepKind kind;
+  const ConditionNode *condition; /* FACT: the operator */
+  char **segments;                /* FACT: the field */
+  json_t *value;                  /* FACT: the field's value, borrowed from the data; NULL: missing */
+  gboolean held;                  /* FACT */
+} Step;
+
+typedef struct {
+  GArray *steps;          /* Step */
+  char **segments;        /* the field being evaluated */
+  Step undecided;         /* the condition that could not be evaluated, when undecided_reason is set */
+  char *undecided_reason; /* GLib's words for it */
+} Trace;
+
+/* Where the steps of the next member will start. */
+G_ALWAYS_INLINE static inline guint
+trace_mark (const Trace *trace)
 {
-  switch (node->kind)
-    {
-    case CONDITION_ALL:
-      for (guint i = 0; i < node->children->len; i++)
-        if (!condition_holds (g_ptr_array_index (node->children, i), value))
-          return FALSE;
-      return TRUE;
+  return trace == NULL ? 0 : trace->steps->len;
+}
 
-    case CONDITION_ANY:
-      for (guint i = 0; i < node->children->len; i++)
-        if (condition_holds (g_ptr_array_index (node->children, i), value))
-          return TRUE;
-      return FALSE;
+/* The member whose steps start at @from decided its combinator alone: the
+ * steps of the members before it (from @mark on) go. */
+G_ALWAYS_INLINE static inline void
+trace_decided_by (Trace *trace, guint mark, guint from)
+{
+  if (trace != NULL && from > mark)
+    g_array_remove_range (trace->steps, mark, from - mark);
+}
 
-    case CONDITION_NOT:
-      return !condition_holds (g_ptr_array_index (node->children, 0), value);
+/* Encloses the steps from @mark on in a group of @kind. */
+static void
+trace_group (Trace *trace, guint mark, StepKind kind)
+{
+  Step open = { .kind = kind };
+  Step end = { .kind = STEP_END };
 
-    case CONDITION_EXISTS:
-      return (value != NULL) == node->must_exist;
+  g_array_insert_val (trace->steps, mark, open);
+  g_array_append_val (trace->steps, end);
+}
 
-    default:
-      break;
-    }
+static void
+trace_fact (Trace *trace, const ConditionNode *node, json_t *value, gboolean held)
+{
+  Step fact = { STEP_FACT, node, trace->segments, value, held };
+
+  g_array_append_val (trace->steps, fact);
+}
+
+/* One operator (not a combinator) on @value, NULL when the field is
+ * missing. */
+G_ALWAYS_INLINE static inline Eval
+operator_eval (const ConditionNode *node, json_t *value, Trace *trace)
+{
+  if (node->kind == CONDITION_EXISTS)
+    return (value != NULL) == node->must_exist;
 
   /* Every other operator fails on a missing field. */
   if (value == NULL)
-    return FALSE;
+    return EVAL_FALSE;
 
   switch (node->kind)
     {
@@ -357,7 +423,7 @@ condition_holds (const ConditionNode *node, json_t *value)
         else if (json_is_string (value) && json_is_string (node->operand))
           order = compare_strings (value, node->operand);
         else
-          return FALSE;
+          return EVAL_FALSE;
 
         switch (node->kind)
           {
@@ -371,8 +437,8 @@ condition_holds (const ConditionNode *node, json_t *value)
     case CONDITION_IN:
       for (gsize i = 0; i < json_array_size (node->operand); i++)
         if (json_values_equal (value, json_array_get (node->operand, i)))
-          return TRUE;
-      return FALSE;
+          return EVAL_TRUE;
+      return EVAL_FALSE;
 
     case CONDITION_PREFIX:
       return json_is_string (value) &&
@@ -385,41 +451,456 @@ condition_holds (const ConditionNode *node, json_t *value)
                          json_string_value (value), json_string_length (value));
 
     case CONDITION_REGEX:
-      return json_is_string (value) &&
-             g_regex_match_full (node->regex, json_string_value (value),
-                                 json_string_length (value), 0, 0, NULL, NULL);
+      {
+        GError *error = NULL;
+        gboolean matched;
+
+        if (!json_is_string (value))
+          return EVAL_FALSE;
+        /* GLib sets @error only when the match could not be decided
+         * (PCRE2's match limit): nothing is allocated otherwise. */
+        matched = g_regex_match_full (node->regex, json_string_value (value), json_string_length (value), 0, 0,
+                                      NULL, &error);
+        if (G_LIKELY (error == NULL))
+          return matched ? EVAL_TRUE : EVAL_FALSE;
+        if (trace != NULL)
+          {
+            trace->undecided = (Step) { STEP_FACT, node, trace->segments, value, FALSE };
+            trace->undecided_reason = g_strdup (error->message);
+          }
+        g_error_free (error);
+        return EVAL_UNDECIDED;
+      }
 
     default:
       g_assert_not_reached ();
     }
 }
 
-static gboolean
-filter_holds (const FilterNode *node, json_t *data)
+/* The evaluation, written once and compiled twice: condition_eval () and
+ * filter_eval () are always inlined into a matching entry point, where
+ * trace is NULL and everything about it folds away, and into a tracing
+ * one.  Children are evaluated through the entry point of the same kind,
+ * so the hot path never tests for a trace at all. */
+static Eval condition_match (const ConditionNode *node, json_t *value);
+static Eval condition_trace (const ConditionNode *node, json_t *value, Trace *trace);
+static Eval filter_match (const FilterNode *node, json_t *data);
+static Eval filter_trace (const FilterNode *node, json_t *data, Trace *trace);
+
+G_ALWAYS_INLINE static inline Eval
+condition_child (const ConditionNode *node, guint i, json_t *value, Trace *trace)
 {
+  const ConditionNode *child = g_ptr_array_index (node->children, i);
+
+  return trace != NULL ? condition_trace (child, value, trace) : condition_match (child, value);
+}
+
+G_ALWAYS_INLINE static inline Eval
+filter_child (const FilterNode *node, guint i, json_t *data, Trace *trace)
+{
+  const FilterNode *child = g_ptr_array_index (node->children, i);
+
+  return trace != NULL ? filter_trace (child, data, trace) : filter_match (child, data);
+}
+
+/* @value: the field's value, NULL when missing. */
+G_ALWAYS_INLINE static inline Eval
+condition_eval (const ConditionNode *node, json_t *value, Trace *trace)
+{
+  Eval result;
+
+  switch (node->kind)
+    {
+    case CONDITION_ALL:
+      {
+        guint mark = trace_mark (trace);
+
+        for (guint i = 0; i < node->children->len; i++)
+          {
+            guint from = trace_mark (trace);
+
+            result = condition_child (node, i, value, trace);
+            if (result != EVAL_TRUE)
+              {
+                trace_decided_by (trace, mark, from);
+                return result;
+              }
+          }
+        return EVAL_TRUE;
+      }
+
+    case CONDITION_ANY:
+      {
+        guint mark = trace_mark (trace);
+
+        for (guint i = 0; i < node->children->len; i++)
+          {
+            guint from = trace_mark (trace);
+
+            result = condition_child (node, i, value, trace);
+            if (result != EVAL_FALSE)
+              {
+                trace_decided_by (trace, mark, from);
+                return result;
+              }
+          }
+        if (trace != NULL && node->children->len > 1)
+          trace_group (trace, mark, STEP_NONE_OF);
+        return EVAL_FALSE;
+      }
+
+    case CONDITION_NOT:
+      {
+        guint mark = trace_mark (trace);
+
+        result = condition_child (node, 0, value, trace);
+        if (trace != NULL)
+          trace_group (trace, mark, STEP_NOT);
+        return result == EVAL_UNDECIDED ? EVAL_UNDECIDED : !result;
+      }
+
+    default:
+      result = operator_eval (node, value, trace);
+      if (trace != NULL && result != EVAL_UNDECIDED)
+        trace_fact (trace, node, value, result == EVAL_TRUE);
+      return result;
+    }
+}
+
+G_ALWAYS_INLINE static inline Eval
+filter_eval (const FilterNode *node, json_t *data, Trace *trace)
+{
+  Eval result;
+
   switch (node->kind)
     {
     case FILTER_ALL:
-      for (guint i = 0; i < node->children->len; i++)
-        if (!filter_holds (g_ptr_array_index (node->children, i), data))
-          return FALSE;
-      return TRUE;
+      {
+        guint mark = trace_mark (trace);
+
+        for (guint i = 0; i < node->children->len; i++)
+          {
+            guint from = trace_mark (trace);
+
+            result = filter_child (node, i, data, trace);
+            if (result != EVAL_TRUE)
+              {
+                trace_decided_by (trace, mark, from);
+                return result;
+              }
+          }
+        return EVAL_TRUE;
+      }
 
     case FILTER_ANY:
-      for (guint i = 0; i < node->children->len; i++)
-        if (filter_holds (g_ptr_array_index (node->children, i), data))
-          return TRUE;
-      return FALSE;
+      {
+        guint mark = trace_mark (trace);
+
+        for (guint i = 0; i < node->children->len; i++)
+          {
+            guint from = trace_mark (trace);
+
+            result = filter_child (node, i, data, trace);
+            if (result != EVAL_FALSE)
+              {
+                trace_decided_by (trace, mark, from);
+                return result;
+              }
+          }
+        if (trace != NULL && node->children->len > 1)
+          trace_group (trace, mark, STEP_NONE_OF);
+        return EVAL_FALSE;
+      }
 
     case FILTER_NOT:
-      return !filter_holds (g_ptr_array_index (node->children, 0), data);
+      {
+        guint mark = trace_mark (trace);
+
+        result = filter_child (node, 0, data, trace);
+        if (trace != NULL)
+          trace_group (trace, mark, STEP_NOT);
+        return result == EVAL_UNDECIDED ? EVAL_UNDECIDED : !result;
+      }
 
     case FILTER_FIELD:
-      return condition_holds (node->condition, lookup_field (data, node->segments));
+      {
+        json_t *value = lookup_field (data, node->segments);
+
+        if (trace != NULL)
+          {
+            trace->segments = node->segments;
+            return condition_trace (node->condition, value, trace);
+          }
+        return condition_match (node->condition, value);
+      }
 
     default:
       g_assert_not_reached ();
     }
+}
+
+static Eval
+condition_match (const ConditionNode *node, json_t *value)
+{
+  return condition_eval (node, value, NULL);
+}
+
+static Eval
+condition_trace (const ConditionNode *node, json_t *value, Trace *trace)
+{
+  return condition_eval (node, value, trace);
+}
+
+static Eval
+filter_match (const FilterNode *node, json_t *data)
+{
+  return filter_eval (node, data, NULL);
+}
+
+static Eval
+filter_trace (const FilterNode *node, json_t *data, Trace *trace)
+{
+  return filter_eval (node, data, trace);
+}
+
+/* ---- explaining: the steps in words ----------------------------------- */
+
+/* Values and operands are quoted at most this long, like evb_json_quote. */
+#define EXPLAIN_VALUE_MAX_BYTES 64
+/* Members of one group written out; the rest are counted. */
+#define EXPLAIN_MAX_MEMBERS 5
+
+/* @value as JSON text: strings as evb_json_quote quotes them (the one way
+ * messages quote user text), other values cut the same way. */
+static void
+append_value (GString *out, json_t *value)
+{
+  char *text;
+  gsize length, kept;
+
+  if (json_is_string (value) && strlen (json_string_value (value)) == json_string_length (value))
+    {
+      g_autofree char *quoted = evb_json_quote (json_string_value (value));
+
+      g_string_append (out, quoted);
+      return;
+    }
+  /* JSON_ENCODE_ANY: scalars too; "\u0000" in a string stays escaped. */
+  text = json_dumps (value, JSON_ENCODE_ANY);
+  if (text == NULL)
+    {
+      g_string_append (out, "?");
+      return;
+    }
+  length = strlen (text);
+  kept = MIN (length, EXPLAIN_VALUE_MAX_BYTES);
+  while (kept < length && ((guchar) text[kept] & 0xC0) == 0x80)
+    kept--;
+  g_string_append_len (out, text, kept);
+  if (kept < length)
+    g_string_append_printf (out, "... (%" G_GSIZE_FORMAT " bytes)", length);
+  free (text);
+}
+
+static void
+append_text_operand (GString *out, const ConditionNode *node)
+{
+  json_t *text = json_stringn (node->text, node->text_length);
+
+  append_value (out, text);
+  json_decref (text);
+}
+
+static void
+append_regex_operand (GString *out, const ConditionNode *node)
+{
+  g_autofree char *quoted = evb_json_quote (g_regex_get_pattern (node->regex));
+
+  g_string_append (out, quoted);
+}
+
+static void
+append_field (GString *out, char **segments)
+{
+  g_string_append (out, "data");
+  for (; *segments != NULL; segments++)
+    g_string_append_printf (out, ".%s", *segments);
+  g_string_append (out, ": ");
+}
+
+/* "data.size: 4 is not > 10": the field, what it held, what the operator
+ * made of it. */
+static void
+append_fact (GString *out, const Step *fact)
+{
+  static const char *const symbols[] = {
+    [CONDITION_LT] = "<", [CONDITION_LE] = "<=", [CONDITION_GT] = ">", [CONDITION_GE] = ">=",
+  };
+  const ConditionNode *node = fact->condition;
+  json_t *value = fact->value;
+  const char *is = fact->held ? " is " : " is not ";
+
+  append_field (out, fact->segments);
+  if (value == NULL)
+    {
+      /* Only "exists" looks at a missing field; the others fail on it. */
+      g_string_append (out, "missing");
+      return;
+    }
+  if (node->kind == CONDITION_EXISTS)
+    {
+      g_string_append (out, "present (");
+      append_value (out, value);
+      g_string_append (out, ")");
+      return;
+    }
+
+  append_value (out, value);
+  switch (node->kind)
+    {
+    case CONDITION_EQ:
+    case CONDITION_NE:
+      /* "ne" holds where "eq" fails: say which of the two is true. */
+      g_string_append (out, fact->held == (node->kind == CONDITION_EQ) ? " is " : " is not ");
+      append_value (out, node->operand);
+      break;
+
+    case CONDITION_LT:
+    case CONDITION_LE:
+    case CONDITION_GT:
+    case CONDITION_GE:
+      g_string_append_printf (out, "%s%s ", is, symbols[node->kind]);
+      append_value (out, node->operand);
+      if (!(json_is_number (value) && json_is_number (node->operand)) &&
+          !(json_is_string (value) && json_is_string (node->operand)))
+        g_string_append (out, " (not comparable)");
+      break;
+
+    case CONDITION_IN:
+      g_string_append_printf (out, "%sin ", is);
+      append_value (out, node->operand);
+      break;
+
+    case CONDITION_PREFIX:
+    case CONDITION_GLOB:
+    case CONDITION_REGEX:
+      if (!json_is_string (value))
+        {
+          g_string_append_printf (out, " is not a string (%s ", node->kind == CONDITION_PREFIX ? "prefix"
+                                                                 : node->kind == CONDITION_GLOB ? "glob" : "regex");
+          if (node->kind == CONDITION_REGEX)
+            append_regex_operand (out, node);
+          else
+            append_text_operand (out, node);
+          g_string_append (out, ")");
+        }
+      else if (node->kind == CONDITION_PREFIX)
+        {
+          g_string_append (out, fact->held ? " starts with " : " does not start with ");
+          append_text_operand (out, node);
+        }
+      else if (node->kind == CONDITION_GLOB)
+        {
+          g_string_append (out, fact->held ? " matches glob " : " does not match glob ");
+          append_text_operand (out, node);
+        }
+      else
+        {
+          g_string_append (out, fact->held ? " matches regex " : " does not match regex ");
+          append_regex_operand (out, node);
+        }
+      break;
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* Index just past the member that starts at @i: a fact, or a group up to
+ * its STEP_END. */
+static guint
+member_end (const Step *steps, guint i)
+{
+  guint depth = 0;
+
+  do
+    {
+      if (steps[i].kind == STEP_NOT || steps[i].kind == STEP_NONE_OF)
+        depth++;
+      else if (steps[i].kind == STEP_END)
+        depth--;
+      i++;
+    }
+  while (depth > 0);
+  return i;
+}
+
+static void append_members (GString *out, const Step *steps, guint start, guint end);
+
+static void
+append_member (GString *out, const Step *steps, guint i)
+{
+  if (steps[i].kind == STEP_FACT)
+    {
+      append_fact (out, &steps[i]);
+      return;
+    }
+  g_string_append (out, steps[i].kind == STEP_NOT ? "not: " : "none of: ");
+  append_members (out, steps, i + 1, member_end (steps, i) - 1);
+}
+
+/* The members from @start to @end: one as it is, several in parentheses,
+ * "; "-separated, at most EXPLAIN_MAX_MEMBERS of them. */
+static void
+append_members (GString *out, const Step *steps, guint start, guint end)
+{
+  guint count = 0, written = 0;
+
+  for (guint i = start; i < end; i = member_end (steps, i))
+    count++;
+  if (count == 0)
+    {
+      /* {"not": {}}: an empty filter (or "all") holds for any data. */
+      g_string_append (out, "(empty, so it holds)");
+      return;
+    }
+  if (count > 1)
+    g_string_append_c (out, '(');
+  for (guint i = start; i < end && written < EXPLAIN_MAX_MEMBERS; i = member_end (steps, i), written++)
+    {
+      if (written > 0)
+        g_string_append (out, "; ");
+      append_member (out, steps, i);
+    }
+  if (written < count)
+    g_string_append_printf (out, "; and %u more", count - written);
+  if (count > 1)
+    g_string_append_c (out, ')');
+}
+
+/* The reason evb_filter_explain () gives for a filter that failed. */
+static char *
+trace_describe (const Trace *trace)
+{
+  GString *out = g_string_new (NULL);
+
+  if (trace->undecided_reason != NULL)
+    {
+      /* GLib says "Error while matching regular expression PATTERN:
+       * REASON"; the pattern is quoted already. */
+      const char *reason = g_strrstr (trace->undecided_reason, ": ");
+
+      append_field (out, trace->undecided.segments);
+      g_string_append (out, "regex ");
+      append_regex_operand (out, trace->undecided.condition);
+      g_string_append (out, " could not be evaluated on ");
+      append_value (out, trace->undecided.value);
+      g_string_append_printf (out, " (%s): the filter fails closed",
+                              reason != NULL ? reason + 2 : trace->undecided_reason);
+    }
+  else
+    append_members (out, (const Step *) trace->steps->data, 0, trace->steps->len);
+  return g_string_free (out, FALSE);
 }
 
 /* ---- compiling -------------------------------------------------------- */
@@ -828,7 +1309,24 @@ evb_filter_match (const EvbFilter *filter, json_t *data)
 {
   g_return_val_if_fail (filter != NULL, FALSE);
 
-  return filter_holds (filter->root, data);
+  return filter_match (filter->root, data) == EVAL_TRUE;
+}
+
+gboolean
+evb_filter_explain (const EvbFilter *filter, json_t *data, char **reason)
+{
+  Trace trace = { NULL };
+  gboolean matched;
+
+  g_return_val_if_fail (filter != NULL, FALSE);
+
+  trace.steps = g_array_new (FALSE, FALSE, sizeof (Step));
+  matched = filter_trace (filter->root, data, &trace) == EVAL_TRUE;
+  if (reason != NULL)
+    *reason = matched ? NULL : trace_describe (&trace);
+  g_array_unref (trace.steps);
+  g_free (trace.undecided_reason);
+  return matched;
 }
 
 void

@@ -1,7 +1,9 @@
 /* Tests for host/filter.c: every operator (true, false, missing field,
  * wrong-typed value), dotted paths, numeric equality, the combinators at
  * filter and condition level, every compile error with its exact message
- * and path, and one filter matched from several threads at once. */
+ * and path, one filter matched from several threads at once, a regex that
+ * hits its match limit, and evb_filter_explain's exact reasons (every
+ * match case above is also explained, and must agree). */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -56,11 +58,19 @@ check_match_cases (const MatchCase *cases, gsize n_cases)
       g_autoptr(EvbFilter) filter = compile_or_fail (cases[i].filter);
       g_autoptr(json_t) data = cases[i].data != NULL ? parse_json (cases[i].data) : NULL;
       gboolean matched = evb_filter_match (filter, data);
+      g_autofree char *reason = NULL;
 
       if (matched != cases[i].expected)
         fail_msg ("case %" G_GSIZE_FORMAT ": filter %s on data %s: expected %s, got %s", i,
                   cases[i].filter, cases[i].data != NULL ? cases[i].data : "NULL",
                   cases[i].expected ? "match" : "no match", matched ? "match" : "no match");
+
+      /* Explaining is the same evaluation: same answer, and a reason
+       * exactly when it fails. */
+      if (evb_filter_explain (filter, data, &reason) != matched || (reason == NULL) != matched)
+        fail_msg ("case %" G_GSIZE_FORMAT ": filter %s on data %s: evb_filter_explain says %s",
+                  i, cases[i].filter, cases[i].data != NULL ? cases[i].data : "NULL",
+                  reason != NULL ? reason : "match");
     }
 }
 
@@ -763,6 +773,262 @@ test_spec_not_referenced (void **state)
   assert_false (evb_filter_match (filter, data));
 }
 
+/* ---- explaining ------------------------------------------------------- */
+
+typedef struct {
+  const char *filter;
+  const char *data;   /* JSON text; NULL: explain against NULL data */
+  const char *reason; /* exact; NULL: the filter holds */
+} ExplainCase;
+
+static void
+check_explain_cases (const ExplainCase *cases, gsize n_cases)
+{
+  for (gsize i = 0; i < n_cases; i++)
+    {
+      g_autoptr(EvbFilter) filter = compile_or_fail (cases[i].filter);
+      g_autoptr(json_t) data = cases[i].data != NULL ? parse_json (cases[i].data) : NULL;
+      g_autofree char *reason = NULL;
+      gboolean matched = evb_filter_explain (filter, data, &reason);
+
+      if (matched != evb_filter_match (filter, data) || matched != (cases[i].reason == NULL) ||
+          g_strcmp0 (reason, cases[i].reason) != 0)
+        fail_msg ("case %" G_GSIZE_FORMAT ": filter %s on data %s:\n  expected %s\n  got      %s (%s)", i,
+                  cases[i].filter, cases[i].data != NULL ? cases[i].data : "NULL",
+                  cases[i].reason != NULL ? cases[i].reason : "(match)",
+                  reason != NULL ? reason : "(match)", matched ? "match" : "no match");
+    }
+}
+
+#define CHECK_EXPLAIN_CASES(cases) check_explain_cases (cases, G_N_ELEMENTS (cases))
+
+static void
+test_explain_operators (void **state)
+{
+  static const ExplainCase cases[] = {
+    /* ordering: numbers, strings, and values that do not compare */
+    { "{\"size\": {\"gt\": 10}}", "{\"size\": 4}", "data.size: 4 is not > 10" },
+    { "{\"size\": {\"gt\": 10}}", "{\"size\": 12}", NULL },
+    { "{\"size\": {\"ge\": 10}}", "{\"size\": 9.5}", "data.size: 9.5 is not >= 10" },
+    { "{\"size\": {\"lt\": 3}}", "{\"size\": 4}", "data.size: 4 is not < 3" },
+    { "{\"size\": {\"le\": 3.5}}", "{\"size\": 4}", "data.size: 4 is not <= 3.5" },
+    { "{\"size\": {\"gt\": 10}}", "{\"size\": \"40\"}", "data.size: \"40\" is not > 10 (not comparable)" },
+    { "{\"size\": {\"gt\": 10}}", "{\"size\": null}", "data.size: null is not > 10 (not comparable)" },
+    { "{\"d\": {\"lt\": \"2024\"}}", "{\"d\": \"2025-01\"}", "data.d: \"2025-01\" is not < \"2024\"" },
+    { "{\"d\": {\"lt\": \"2024\"}}", "{\"d\": 2023}", "data.d: 2023 is not < \"2024\" (not comparable)" },
+    /* the first operator of a condition that fails is the one named */
+    { "{\"size\": {\"gt\": 1, \"lt\": 3}}", "{\"size\": 4}", "data.size: 4 is not < 3" },
+    { "{\"size\": {\"gt\": 1, \"lt\": 3}}", "{\"size\": 0}", "data.size: 0 is not > 1" },
+    /* equality, literal or "eq", and "ne" */
+    { "{\"kind\": \"a\"}", "{\"kind\": \"x\"}", "data.kind: \"x\" is not \"a\"" },
+    { "{\"kind\": {\"eq\": \"a\"}}", "{\"kind\": 1}", "data.kind: 1 is not \"a\"" },
+    { "{\"n\": 1}", "{\"n\": 1.5}", "data.n: 1.5 is not 1" },
+    { "{\"n\": 1}", "{\"n\": 1.0}", NULL },
+    { "{\"o\": {\"eq\": {\"a\": [1, 2]}}}", "{\"o\": {\"a\": [2]}}", "data.o: {\"a\": [2]} is not {\"a\": [1, 2]}" },
+    { "{\"b\": true}", "{\"b\": false}", "data.b: false is not true" },
+    { "{\"kind\": {\"ne\": \"x\"}}", "{\"kind\": \"x\"}", "data.kind: \"x\" is \"x\"" },
+    { "{\"kind\": {\"ne\": \"x\"}}", "{}", "data.kind: missing" },
+    /* missing fields, data NULL, a non-object on the way */
+    { "{\"user.name\": \"bob\"}", "{\"user\": {}}", "data.user.name: missing" },
+    { "{\"user.name\": \"bob\"}", "{\"user\": \"bob\"}", "data.user.name: missing" },
+    { "{\"user.name\": \"bob\"}", "{\"user\": {\"name\": \"al\"}}", "data.user.name: \"al\" is not \"bob\"" },
+    { "{\"x\": 1}", NULL, "data.x: missing" },
+    { "{\"x\": {\"in\": [1]}}", "[1]", "data.x: missing" },
+    /* in */
+    { "{\"kind\": {\"in\": [\"b\", \"c\"]}}", "{\"kind\": \"x\"}", "data.kind: \"x\" is not in [\"b\", \"c\"]" },
+    { "{\"kind\": {\"in\": []}}", "{\"kind\": \"x\"}", "data.kind: \"x\" is not in []" },
+    { "{\"kind\": {\"in\": [\"b\", \"c\"]}}", "{}", "data.kind: missing" },
+    /* exists */
+    { "{\"x\": {\"exists\": true}}", "{}", "data.x: missing" },
+    { "{\"x\": {\"exists\": true}}", NULL, "data.x: missing" },
+    { "{\"x\": {\"exists\": false}}", "{\"x\": null}", "data.x: present (null)" },
+    { "{\"x\": {\"exists\": false}}", "{\"x\": {\"y\": 1}}", "data.x: present ({\"y\": 1})" },
+    /* prefix, glob, regex: on strings, and on what is not one */
+    { "{\"name\": {\"prefix\": \"a\"}}", "{\"name\": \"bob\"}", "data.name: \"bob\" does not start with \"a\"" },
+    { "{\"name\": {\"prefix\": \"1\"}}", "{\"name\": 12}", "data.name: 12 is not a string (prefix \"1\")" },
+    { "{\"name\": {\"prefix\": \"a\"}}", "{}", "data.name: missing" },
+    { "{\"f\": {\"glob\": \"*.txt\"}}", "{\"f\": \"a.gz\"}", "data.f: \"a.gz\" does not match glob \"*.txt\"" },
+    { "{\"f\": {\"glob\": \"*.txt\"}}", "{\"f\": true}", "data.f: true is not a string (glob \"*.txt\")" },
+    { "{\"name\": {\"regex\": \"^a\"}}", "{\"name\": \"bob\"}", "data.name: \"bob\" does not match regex \"^a\"" },
+    { "{\"name\": {\"regex\": \"^a\"}}", "{\"name\": [\"a\"]}", "data.name: [\"a\"] is not a string (regex \"^a\")" },
+    { "{\"name\": {\"regex\": \"\\\"q\\\\d\"}}", "{\"name\": \"q\"}",
+      "data.name: \"q\" does not match regex \"\\\"q\\\\d\"" },
+    /* NUL bytes stay visible, escaped */
+    { "{\"s\": {\"prefix\": \"a\\u0000b\"}}", "{\"s\": \"a\\u0000c\"}",
+      "data.s: \"a\\u0000c\" does not start with \"a\\u0000b\"" },
+    /* the fields of one object: the first that fails */
+    { "{\"a\": 1, \"b\": 2}", "{\"a\": 1, \"b\": 3}", "data.b: 3 is not 2" },
+    { "{\"a\": 1, \"b\": 2}", "{\"b\": 3}", "data.a: missing" },
+    { "{\"a.b.c\": {\"gt\": 0}}", "{\"a\": {\"b\": {\"c\": -1}}}", "data.a.b.c: -1 is not > 0" },
+  };
+
+  CHECK_EXPLAIN_CASES (cases);
+}
+
+/* Long values and operands are cut as evb_json_quote cuts: 64 bytes, then
+ * the length. */
+static void
+test_explain_cuts_long_values (void **state)
+{
+  g_autofree char *long_string = g_strnfill (100, 'y');
+  g_autofree char *kept = g_strnfill (64, 'y');
+  g_autoptr(json_t) spec = json_pack ("{s{s[iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii]}}", "n", "in", 1000, 1001, 1002, 1003,
+                                      1004, 1005, 1006, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 1015, 1016,
+                                      1017, 1018, 1019, 1020, 1021, 1022, 1023, 1024, 1025, 1026, 1027, 1028, 1029,
+                                      1030, 1031);
+  g_autoptr(json_t) data = json_pack ("{si}", "n", 5);
+  g_autoptr(EvbFilter) filter = evb_filter_compile (spec, NULL, NULL, NULL);
+  g_autoptr(EvbFilter) string_filter = compile_or_fail ("{\"s\": \"x\"}");
+  g_autoptr(json_t) string_data = json_pack ("{ss}", "s", long_string);
+  g_autofree char *reason = NULL;
+  g_autofree char *string_reason = NULL;
+  g_autofree char *expected = g_strdup_printf ("data.s: \"%s...\" (100 bytes) is not \"x\"", kept);
+
+  assert_non_null (filter);
+  assert_false (evb_filter_explain (filter, data, &reason));
+  assert_string_equal (reason, "data.n: 5 is not in [1000, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 1009, "
+                               "101... (192 bytes)");
+
+  assert_false (evb_filter_explain (string_filter, string_data, &string_reason));
+  assert_string_equal (string_reason, expected);
+}
+
+static void
+test_explain_combinators (void **state)
+{
+  static const ExplainCase cases[] = {
+    /* any, at filter and at condition level: every member, in order */
+    { "{\"any\": [{\"kind\": \"a\"}, {\"kind\": {\"in\": [\"b\", \"c\"]}}]}", "{\"kind\": \"x\"}",
+      "none of: (data.kind: \"x\" is not \"a\"; data.kind: \"x\" is not in [\"b\", \"c\"])" },
+    { "{\"kind\": {\"any\": [\"a\", {\"in\": [\"b\", \"c\"]}]}}", "{\"kind\": \"x\"}",
+      "none of: (data.kind: \"x\" is not \"a\"; data.kind: \"x\" is not in [\"b\", \"c\"])" },
+    { "{\"any\": [{\"kind\": \"a\"}, {\"kind\": {\"in\": [\"b\", \"c\"]}}]}", "{\"kind\": \"c\"}", NULL },
+    { "{\"any\": [{\"kind\": \"a\"}]}", "{\"kind\": \"x\"}", "data.kind: \"x\" is not \"a\"" },
+    { "{\"n\": {\"any\": [1, 2, 3, 4, 5, 6, 7]}}", "{\"n\": 0}",
+      "none of: (data.n: 0 is not 1; data.n: 0 is not 2; data.n: 0 is not 3; data.n: 0 is not 4; "
+      "data.n: 0 is not 5; and 2 more)" },
+    { "{\"any\": [{\"a\": 1}, {\"any\": [{\"b\": 1}, {\"c\": 1}]}]}", "{}",
+      "none of: (data.a: missing; none of: (data.b: missing; data.c: missing))" },
+    /* all: the first member that fails */
+    { "{\"all\": [{\"a\": 1}, {\"b\": 2}]}", "{\"a\": 1}", "data.b: missing" },
+    { "{\"n\": {\"all\": [{\"gt\": 1}, {\"lt\": 5}]}}", "{\"n\": 6}", "data.n: 6 is not < 5" },
+    { "{\"a\": 1, \"any\": [{\"b\": 1}, {\"c\": 1}]}", "{\"a\": 2, \"b\": 2}", "data.a: 2 is not 1" },
+    /* not: the negated condition held, said the way it held */
+    { "{\"not\": {\"deleted\": true}}", "{\"deleted\": true}", "not: data.deleted: true is true" },
+    { "{\"not\": {\"deleted\": true}}", "{}", NULL },
+    { "{\"kind\": {\"not\": {\"in\": [\"a\", \"b\"]}}}", "{\"kind\": \"a\"}",
+      "not: data.kind: \"a\" is in [\"a\", \"b\"]" },
+    { "{\"kind\": {\"not\": {\"ne\": \"a\"}}}", "{\"kind\": \"b\"}", "not: data.kind: \"b\" is not \"a\"" },
+    { "{\"n\": {\"not\": {\"gt\": 3}}}", "{\"n\": 4}", "not: data.n: 4 is > 3" },
+    { "{\"n\": {\"not\": {\"le\": 3}}}", "{\"n\": 3.0}", "not: data.n: 3.0 is <= 3" },
+    { "{\"x\": {\"not\": {\"exists\": true}}}", "{\"x\": 1}", "not: data.x: present (1)" },
+    { "{\"x\": {\"not\": {\"exists\": false}}}", "{}", "not: data.x: missing" },
+    { "{\"s\": {\"not\": {\"prefix\": \"a\"}}}", "{\"s\": \"ab\"}", "not: data.s: \"ab\" starts with \"a\"" },
+    { "{\"s\": {\"not\": {\"glob\": \"a*\"}}}", "{\"s\": \"ab\"}", "not: data.s: \"ab\" matches glob \"a*\"" },
+    { "{\"s\": {\"not\": {\"regex\": \"b$\"}}}", "{\"s\": \"ab\"}", "not: data.s: \"ab\" matches regex \"b$\"" },
+    /* not over several conditions that all held: each is named */
+    { "{\"not\": {\"a\": 1, \"b\": 2}}", "{\"a\": 1, \"b\": 2}", "not: (data.a: 1 is 1; data.b: 2 is 2)" },
+    /* not over an "any": the member that held */
+    { "{\"not\": {\"any\": [{\"a\": 1}, {\"b\": 2}]}}", "{\"a\": 5, \"b\": 2}", "not: data.b: 2 is 2" },
+    { "{\"not\": {\"not\": {\"a\": 1}}}", "{\"a\": 2}", "not: not: data.a: 2 is not 1" },
+    { "{\"any\": [{\"not\": {\"a\": 1}}, {\"b\": 2}]}", "{\"a\": 1, \"b\": 3}",
+      "none of: (not: data.a: 1 is 1; data.b: 3 is not 2)" },
+    { "{\"not\": {}}", "{}", "not: (empty, so it holds)" },
+    { "{\"x\": {\"not\": {\"all\": []}}}", "{}", "not: (empty, so it holds)" },
+    /* the README's example */
+    { "{\"size\": {\"gt\": 10, \"le\": 100}, \"user.name\": {\"prefix\": \"a\"},"
+      " \"any\": [{\"kind\": \"a\"}, {\"kind\": {\"in\": [\"b\", \"c\"]}}]}",
+      "{\"size\": 50, \"user\": {\"name\": \"al\"}, \"kind\": \"z\"}",
+      "none of: (data.kind: \"z\" is not \"a\"; data.kind: \"z\" is not in [\"b\", \"c\"])" },
+    { "{\"size\": {\"gt\": 10, \"le\": 100}, \"user.name\": {\"prefix\": \"a\"},"
+      " \"any\": [{\"kind\": \"a\"}, {\"kind\": {\"in\": [\"b\", \"c\"]}}]}",
+      "{\"size\": 500, \"user\": {\"name\": \"al\"}, \"kind\": \"b\"}", "data.size: 500 is not <= 100" },
+  };
+
+  CHECK_EXPLAIN_CASES (cases);
+}
+
+/* A NULL @reason only asks for the answer. */
+static void
+test_explain_reason_optional (void **state)
+{
+  g_autoptr(EvbFilter) filter = compile_or_fail ("{\"a\": 1}");
+  g_autoptr(json_t) yes = parse_json ("{\"a\": 1}");
+  g_autoptr(json_t) no = parse_json ("{\"a\": 2}");
+  char *reason = (char *) "sentinel";
+
+  assert_true (evb_filter_explain (filter, yes, NULL));
+  assert_false (evb_filter_explain (filter, no, NULL));
+  assert_true (evb_filter_explain (filter, yes, &reason));
+  assert_null (reason);
+}
+
+/* ---- a regex that hits its match limit -------------------------------- */
+
+/* (a+)+$ on "aaa...ab" backtracks exponentially: PCRE2 gives up at its
+ * match limit (GLib: "backtracking limit reached"), in about 0.1 s. */
+#define RUNAWAY_REGEX "(a+)+$"
+
+static char *
+runaway_subject (void)
+{
+  g_autofree char *as = g_strnfill (30, 'a');
+
+  return g_strconcat (as, "b", NULL);
+}
+
+/* What GLib says when the match gives up, after "...: ". */
+static char *
+runaway_reason (void)
+{
+  g_autoptr(GRegex) regex = g_regex_new (RUNAWAY_REGEX, 0, 0, NULL);
+  g_autofree char *subject = runaway_subject ();
+  g_autoptr(GError) error = NULL;
+  const char *tail;
+
+  assert_false (g_regex_match_full (regex, subject, -1, 0, 0, NULL, &error));
+  assert_non_null (error); /* the premise of these tests */
+  tail = g_strrstr (error->message, ": ");
+  return g_strdup (tail != NULL ? tail + 2 : error->message);
+}
+
+/* It fails the whole filter closed: under "not", and in an "any" whose
+ * other member holds, too. */
+static void
+test_regex_match_limit (void **state)
+{
+  static const char *const filters[] = {
+    "{\"s\": {\"regex\": \"" RUNAWAY_REGEX "\"}}",
+    "{\"not\": {\"s\": {\"regex\": \"" RUNAWAY_REGEX "\"}}}",
+    "{\"s\": {\"not\": {\"regex\": \"" RUNAWAY_REGEX "\"}}}",
+    "{\"any\": [{\"s\": {\"regex\": \"" RUNAWAY_REGEX "\"}}, {\"t\": 1}]}",
+  };
+  g_autofree char *subject = runaway_subject ();
+  g_autofree char *glib_reason = runaway_reason ();
+  g_autoptr(json_t) data = json_pack ("{sssi}", "s", subject, "t", 1);
+  g_autofree char *expected = g_strdup_printf ("data.s: regex \"" RUNAWAY_REGEX "\" could not be evaluated on "
+                                               "\"%s\" (%s): the filter fails closed", subject, glib_reason);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (filters); i++)
+    {
+      g_autoptr(EvbFilter) filter = compile_or_fail (filters[i]);
+      g_autofree char *reason = NULL;
+
+      if (evb_filter_match (filter, data))
+        fail_msg ("%s took the event", filters[i]);
+      assert_false (evb_filter_explain (filter, data, &reason));
+      assert_string_equal (reason, expected);
+    }
+
+  {
+    /* Only when the regex is reached: an "any" decided before it holds. */
+    g_autoptr(EvbFilter) filter = compile_or_fail ("{\"any\": [{\"t\": 1}, {\"s\": {\"regex\": \"" RUNAWAY_REGEX
+                                                   "\"}}]}");
+
+    assert_true (evb_filter_match (filter, data));
+  }
+}
+
 /* ---- threads ---------------------------------------------------------- */
 
 #define N_THREADS 4
@@ -861,6 +1127,11 @@ main (void)
     cmocka_unit_test (test_bad_regex),
     cmocka_unit_test (test_spec_not_referenced),
     cmocka_unit_test (test_concurrent_match),
+    cmocka_unit_test (test_explain_operators),
+    cmocka_unit_test (test_explain_cuts_long_values),
+    cmocka_unit_test (test_explain_combinators),
+    cmocka_unit_test (test_explain_reason_optional),
+    cmocka_unit_test (test_regex_match_limit),
   };
 
   return cmocka_run_group_tests_name ("filter", tests, NULL, NULL);
