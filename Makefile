@@ -58,12 +58,15 @@ fuzz:
 	tests/fuzz/run $(BUILD)-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # Builds sdk/template out of tree against a staged install, as a plugin
-# author would with `pkg-config evbus`.
+# author would: the plugin with `pkg-config evbus-1` (headers only, never
+# -levbus-1: checked first), its test with `pkg-config evbus-harness-1`.
 STAGE = $(CURDIR)/$(BUILD)-stage/prefix
 test-template: all
 	rm -rf $(BUILD)-stage
 	meson setup $(BUILD)-stage/evbus --prefix=$(STAGE) --libdir=lib -Dtests=false >/dev/null
 	meson install -C $(BUILD)-stage/evbus --quiet
+	libs=$$(PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig pkg-config --libs evbus-1) && \
+	  case "$$libs" in *-levbus*) echo "evbus-1.pc links the host: $$libs"; exit 1;; esac
 	PKG_CONFIG_PATH=$(STAGE)/lib/pkgconfig meson setup $(BUILD)-stage/template sdk/template >/dev/null
 	ninja -C $(BUILD)-stage/template
 	LD_LIBRARY_PATH=$(STAGE)/lib meson test -C $(BUILD)-stage/template $(MESON_TEST_ARGS)

@@ -64,6 +64,19 @@ evb_plugin_descriptor_check (const EvbPluginDescriptor *descriptor, const char *
                    EVB_ABI_MINOR);
       return FALSE;
     }
+  /* Minors are append-only: a plugin built for an older minor of this
+   * major only uses what this host has, but one built for a newer minor
+   * may call host functions past the end of our EvbHostApi or read event
+   * fields we do not fill in.  Refuse it here, with the same words as a
+   * major mismatch, rather than let it fail at run time. */
+  if (descriptor->abi_minor > EVB_ABI_MINOR)
+    {
+      g_set_error (error, EVB_PLUGIN_ERROR, EVB_PLUGIN_ERROR_ABI_MISMATCH,
+                   "%s was built for evbus ABI %u.%u, this host speaks ABI %u.%u: upgrade evbus or rebuild the "
+                   "plugin against this evbus", origin, descriptor->abi_major, descriptor->abi_minor,
+                   EVB_ABI_MAJOR, EVB_ABI_MINOR);
+      return FALSE;
+    }
   if (descriptor->struct_size < sizeof (EvbPluginDescriptor))
     {
       g_set_error (error, EVB_PLUGIN_ERROR, EVB_PLUGIN_ERROR_BAD_DESCRIPTOR,

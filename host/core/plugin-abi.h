@@ -28,8 +28,9 @@ typedef enum {
   EVB_PLUGIN_ERROR_NO_HANDLER,
 } EvbPluginError;
 
-/* Checks a descriptor linked in or loaded (ABI major, struct size, name,
- * handler and option tables).  @origin names it in messages. */
+/* Checks a descriptor linked in or loaded (ABI major; a minor no newer
+ * than the host's; struct size, name, handler and option tables).
+ * @origin names it in messages. */
 gboolean evb_plugin_descriptor_check (const EvbPluginDescriptor *descriptor, const char *origin, GError **error);
 
 /* One problem with an instance's config, for callers that point at it. */

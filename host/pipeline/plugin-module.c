@@ -40,41 +40,62 @@ is_bare_name (const char *path)
   return strchr (path, G_DIR_SEPARATOR) == NULL && !g_str_has_suffix (path, PLUGIN_FILE_SUFFIX);
 }
 
+/* "a", "a or b", "a, b or c". */
+static char *
+join_alternatives (const char *const *names, guint n_names)
+{
+  GString *text = g_string_new (names[0]);
+
+  for (guint n = 1; n < n_names; n++)
+    g_string_append_printf (text, "%s%s", n + 1 < n_names ? ", " : " or ", names[n]);
+  return g_string_free (text, FALSE);
+}
+
 char *
 evb_plugin_find (const char *path, const char *base_dir, GError **error)
 {
   g_auto (GStrv) dirs = NULL;
   g_autofree char *stock_name = NULL;
+  g_autofree char *plain_name = NULL;
+  g_autofree char *tried = NULL;
   g_autofree char *searched = NULL;
+  const char *names[3] = { path, NULL, NULL };
+  guint n_names = 1;
 
   if (g_path_is_absolute (path))
     return g_strdup (path);
 
+  /* A bare name is tried as written, then as the stock plugins are
+   * installed ("evbus-NAME.so"), then as an out-of-tree plugin such as
+   * sdk/template builds it ("NAME.so").  The prefixed name comes before
+   * the plain one because it can only be an evbus plugin, while "NAME.so"
+   * may be any library that happens to sit in the folder (and a folder
+   * holding both keeps loading what it loaded before NAME.so was tried).
+   * Folders still rank first: each is searched for every name before the
+   * next one is. */
   if (is_bare_name (path))
-    stock_name = g_strconcat (PLUGIN_FILE_PREFIX, path, PLUGIN_FILE_SUFFIX, NULL);
+    {
+      stock_name = g_strconcat (PLUGIN_FILE_PREFIX, path, PLUGIN_FILE_SUFFIX, NULL);
+      plain_name = g_strconcat (path, PLUGIN_FILE_SUFFIX, NULL);
+      names[n_names++] = stock_name;
+      names[n_names++] = plain_name;
+    }
   dirs = evb_plugin_search_dirs (base_dir);
   for (guint i = 0; dirs[i] != NULL; i++)
-    {
-      const char *names[] = { path, stock_name };
+    for (guint n = 0; n < n_names; n++)
+      {
+        g_autofree char *candidate = g_build_filename (dirs[i], names[n], NULL);
 
-      for (guint n = 0; n < G_N_ELEMENTS (names) && names[n] != NULL; n++)
-        {
-          g_autofree char *candidate = g_build_filename (dirs[i], names[n], NULL);
+        /* Regular files only: a bare name may well be a folder of the
+         * source tree ("plugins/console"). */
+        if (g_file_test (candidate, G_FILE_TEST_IS_REGULAR))
+          return g_canonicalize_filename (candidate, NULL);
+      }
 
-          /* Regular files only: a bare name may well be a folder of the
-           * source tree ("plugins/console"). */
-          if (g_file_test (candidate, G_FILE_TEST_IS_REGULAR))
-            return g_canonicalize_filename (candidate, NULL);
-        }
-    }
-
+  tried = join_alternatives (names, n_names);
   searched = g_strjoinv (", ", dirs);
-  if (stock_name != NULL)
-    g_set_error (error, EVB_PLUGIN_ERROR, EVB_PLUGIN_ERROR_NOT_FOUND,
-                 "plugin \"%s\" not found: no %s or %s in %s", path, path, stock_name, searched);
-  else
-    g_set_error (error, EVB_PLUGIN_ERROR, EVB_PLUGIN_ERROR_NOT_FOUND, "plugin \"%s\" not found: no %s in %s",
-                 path, path, searched);
+  g_set_error (error, EVB_PLUGIN_ERROR, EVB_PLUGIN_ERROR_NOT_FOUND, "plugin \"%s\" not found: no %s in %s", path,
+               tried, searched);
   return NULL;
 }
 
@@ -83,6 +104,7 @@ evb_plugin_module_open (const char *path, gpointer *module, GError **error)
 {
   const EvbPluginDescriptor *descriptor;
   g_autofree char *origin = g_strdup_printf ("\"%s\"", path);
+  g_autofree char *dl_path = NULL;
   void *handle;
 
   *module = NULL;
@@ -91,7 +113,10 @@ evb_plugin_module_open (const char *path, gpointer *module, GError **error)
       g_set_error (error, EVB_PLUGIN_ERROR, EVB_PLUGIN_ERROR_NOT_FOUND, "plugin file \"%s\" not found", path);
       return NULL;
     }
-  handle = dlopen (path, RTLD_NOW | RTLD_LOCAL);
+  /* dlopen looks a name without a "/" up on the library path: open the
+   * file just found in the current folder ("greeter.so" in a test). */
+  dl_path = strchr (path, G_DIR_SEPARATOR) == NULL ? g_strconcat ("./", path, NULL) : g_strdup (path);
+  handle = dlopen (dl_path, RTLD_NOW | RTLD_LOCAL);
   if (handle == NULL)
     {
       g_set_error (error, EVB_PLUGIN_ERROR, EVB_PLUGIN_ERROR_NOT_LOADABLE,

@@ -18,8 +18,11 @@ char **evb_plugin_search_dirs (const char *base_dir);
  * (the loader reports it if missing).  A relative one is tried in each
  * folder of evb_plugin_search_dirs() in turn; in each folder first as
  * written, then, for a bare name ("console": no "/" and no ".so" suffix),
- * as "evbus-NAME.so".  The first regular file wins.  Returns a new path,
- * or NULL with EVB_PLUGIN_ERROR_NOT_FOUND naming every place tried. */
+ * as "evbus-NAME.so" (how stock plugins are installed), then as "NAME.so"
+ * (what sdk/template builds).  The first regular file wins.  Returns a
+ * new path, or NULL with EVB_PLUGIN_ERROR_NOT_FOUND naming every name and
+ * folder tried: "plugin \"clock\" not found: no clock, evbus-clock.so or
+ * clock.so in DIR, DIR, ...". */
 char *evb_plugin_find (const char *path, const char *base_dir, GError **error);
 
 /* Opens @path and returns its descriptor, checked (ABI, sizes, names).

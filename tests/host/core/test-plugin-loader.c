@@ -7,6 +7,7 @@
  *                    inside a handler (main thread or worker)
  *   no-descriptor.so a shared object without EVB_PLUGIN_DEFINE
  *   abi-future.so    a descriptor that says ABI 99.3
+ *   abi-newer-minor.so  a descriptor that says this major, the next minor
  *   init-fails.so    init that subscribes and adds a timeout, then fails
  * and every load error word for word. */
 
@@ -220,6 +221,19 @@ test_echo_failure_names_instance (void **state)
   check_string (failure->data, "thread", "worker");
 }
 
+/* A file name without a folder is a file in the current folder, as
+ * `cc -o greeter.so` leaves it, not a name for dlopen's library search. */
+static void
+test_file_in_current_folder (void **state)
+{
+  g_autofree char *cwd = g_get_current_dir ();
+
+  assert_int_equal (g_chdir (EVB_TEST_PLUGIN_DIR), 0);
+  load (*state, "e", "echo.so", "{\"label\": \"L\"}");
+  assert_int_equal (g_chdir (cwd), 0);
+  assert_non_null (evb_harness_get_plugin (*state, "e"));
+}
+
 /* ---- load errors, word for word ----------------------------------------- */
 
 static void
@@ -270,12 +284,71 @@ test_error_no_descriptor (void **state)
                     "plugin? (define one with EVB_PLUGIN_DEFINE)");
 }
 
+/* What a host says it speaks in ABI messages: "ABI 1.0". */
+#define HOST_ABI "ABI " G_STRINGIFY (EVB_ABI_MAJOR) "." G_STRINGIFY (EVB_ABI_MINOR)
+
 static void
 test_error_abi_mismatch (void **state)
 {
   check_load_error (*state, "e", PLUGIN_PATH ("abi-future"), NULL, EVB_PLUGIN_ERROR_ABI_MISMATCH,
-                    "\"" PLUGIN_PATH ("abi-future") "\" was built for evbus ABI 99.3, this host speaks ABI 1.0: "
-                    "rebuild the plugin against this evbus");
+                    "\"" PLUGIN_PATH ("abi-future") "\" was built for evbus ABI 99.3, this host speaks " HOST_ABI
+                    ": rebuild the plugin against this evbus");
+}
+
+/* A newer minor of this major is refused in the same words, plus the
+ * other way out (a newer host); nothing is left loaded. */
+static void
+test_error_abi_newer_minor (void **state)
+{
+  g_autofree char *expected = g_strdup_printf ("\"%s\" was built for evbus ABI %d.%d, this host speaks ABI %d.%d: "
+                                               "upgrade evbus or rebuild the plugin against this evbus",
+                                               PLUGIN_PATH ("abi-newer-minor"), EVB_ABI_MAJOR, EVB_ABI_MINOR + 1,
+                                               EVB_ABI_MAJOR, EVB_ABI_MINOR);
+
+  check_load_error (*state, "e", PLUGIN_PATH ("abi-newer-minor"), NULL, EVB_PLUGIN_ERROR_ABI_MISMATCH, expected);
+  assert_null (evb_harness_get_plugin (*state, "e"));
+}
+
+static EvbResult
+linked_handle (EvbCall *call, const EvbEvent *event)
+{
+  return EVB_CONTINUE;
+}
+
+static const EvbHandlerInfo linked_handlers[] = {
+  EVB_HANDLER ("handle", linked_handle, "Does nothing."),
+  EVB_HANDLERS_END,
+};
+
+#define LINKED_DESCRIPTOR(minor_)                                                                   \
+  { .abi_major = EVB_ABI_MAJOR, .abi_minor = (minor_), .struct_size = sizeof (EvbPluginDescriptor), \
+    .name = "linked", .version = "1.0.0", .description = "Linked into the test.",                   \
+    .handlers = linked_handlers }
+
+/* The bus keeps pointing into a descriptor while the instance lives. */
+static const EvbPluginDescriptor linked_minor_0 = LINKED_DESCRIPTOR (0);
+static const EvbPluginDescriptor linked_minor_next = LINKED_DESCRIPTOR (EVB_ABI_MINOR + 1);
+
+/* The minor rule holds for descriptors linked into a program too: minor
+ * 0 of this major (older or the same) loads, the next minor does not. */
+static void
+test_abi_minor_linked_in (void **state)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *expected = NULL;
+
+  if (!evb_harness_add_plugin (*state, "old", &linked_minor_0, NULL, &error))
+    fail_msg ("minor 0: %s", error->message);
+  assert_non_null (evb_harness_get_plugin (*state, "old"));
+
+  expected = g_strdup_printf ("linked-in descriptor was built for evbus ABI %d.%d, this host speaks ABI %d.%d: "
+                              "upgrade evbus or rebuild the plugin against this evbus",
+                              EVB_ABI_MAJOR, EVB_ABI_MINOR + 1, EVB_ABI_MAJOR, EVB_ABI_MINOR);
+  assert_false (evb_harness_add_plugin (*state, "new", &linked_minor_next, NULL, &error));
+  assert_non_null (error);
+  assert_string_equal (error->message, expected);
+  assert_true (g_error_matches (error, EVB_PLUGIN_ERROR, EVB_PLUGIN_ERROR_ABI_MISMATCH));
+  assert_null (evb_harness_get_plugin (*state, "new"));
 }
 
 static void
@@ -492,10 +565,13 @@ main (void)
     cmocka_unit_test_setup_teardown (test_echo_sync_and_async, setup, teardown),
     cmocka_unit_test_setup_teardown (test_echo_options_and_two_instances, setup, teardown),
     cmocka_unit_test_setup_teardown (test_echo_failure_names_instance, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_file_in_current_folder, setup, teardown),
     cmocka_unit_test_setup_teardown (test_error_file_missing, setup, teardown),
     cmocka_unit_test_setup_teardown (test_error_not_a_shared_object, setup, teardown),
     cmocka_unit_test_setup_teardown (test_error_no_descriptor, setup, teardown),
     cmocka_unit_test_setup_teardown (test_error_abi_mismatch, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_error_abi_newer_minor, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_abi_minor_linked_in, setup, teardown),
     cmocka_unit_test_setup_teardown (test_error_unknown_option, setup, teardown),
     cmocka_unit_test_setup_teardown (test_error_option_type, setup, teardown),
     cmocka_unit_test_setup_teardown (test_error_required_option_missing, setup, teardown),
