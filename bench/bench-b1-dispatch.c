@@ -205,6 +205,60 @@ run_variant (const BenchOptions *options, const Variant *variant, const char *na
   g_main_context_pop_thread_default (context);
 }
 
+/* ---- what a receipt costs per event: the same emits with and without ---- */
+
+static guint64 receipts_seen;
+
+static void
+count_receipt (const EvbReceipt *receipt, gpointer user_data)
+{
+  receipts_seen++;
+}
+
+static double
+measure_emits (EvbBus *bus, json_t *data, guint64 events, gboolean with_receipt)
+{
+  EvbEmitOptions options = EVB_EMIT_OPTIONS_INIT;
+  guint64 start_dispatched = bench_dispatched (bus);
+  guint64 start_receipts = receipts_seen;
+  gint64 start = bench_now_ns ();
+
+  options.receipt = count_receipt;
+  for (guint64 done = 0; done < events; done += BATCH)
+    {
+      for (guint i = 0; i < BATCH; i++)
+        evb_bus_emit_full (bus, "bench.order", NULL, json_incref (data), with_receipt ? &options : NULL, NULL);
+      bench_drain_until_dispatched (bus, start_dispatched + done + BATCH);
+    }
+  g_assert_cmpuint (receipts_seen - start_receipts, ==, with_receipt ? events : 0);
+  return (double) (bench_now_ns () - start) / (double) events;
+}
+
+static void
+run_receipt_cost (const BenchOptions *options, json_t *data, guint64 events)
+{
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_autoptr (EvbBus) bus = NULL;
+  g_autofree double *with_ns = g_new (double, options->rounds);
+  g_autofree double *without_ns = g_new (double, options->rounds);
+  double with, without;
+
+  g_main_context_push_thread_default (context);
+  bus = bench_bus_new (context, 1, 0);
+  bench_add_route (bus, "bench.order", EVB_MODE_SYNC, bus_handler, NULL, NULL);
+  measure_emits (bus, data, events / 10 / BATCH * BATCH + BATCH, TRUE);
+  for (guint r = 0; r < options->rounds; r++)
+    {
+      with_ns[r] = measure_emits (bus, data, events, TRUE);
+      without_ns[r] = measure_emits (bus, data, events, FALSE);
+    }
+  with = bench_median (with_ns, options->rounds);
+  without = bench_median (without_ns, options->rounds);
+  bench_result ("B1", "receipt", "ns/event", with, without, "no-receipt", without / with, "info");
+  g_clear_pointer (&bus, evb_bus_free);
+  g_main_context_pop_thread_default (context);
+}
+
 static volatile gint64 floor_sink;
 
 /* ns per event of the stamp and the allocation alone. */
@@ -273,6 +327,8 @@ main (int argc, char **argv)
       }
   if (bench_wants (&options, "event-floor"))
     run_event_floor (&options, data, events);
+  if (bench_wants (&options, "receipt"))
+    run_receipt_cost (&options, data, events);
   json_decref (data);
   return 0;
 }

@@ -37,6 +37,12 @@ GMainContext *evb_bus_link_context (EvbBusLink *link);
 /* Counts owner-prune notices in flight (+1 posted, -1 gone), so that
  * evb_bus_is_idle waits for them.  Any thread. */
 void evb_bus_link_count_prune (EvbBusLink *link, gint delta);
+/* Counts receipt notices in flight the same way.  Any thread. */
+void evb_bus_link_count_notice (EvbBusLink *link, gint delta);
+/* TRUE once the bus is being freed.  Any thread. */
+gboolean evb_bus_link_is_closing (EvbBusLink *link);
+/* The bus's context, kept by the link (borrowed).  Any thread. */
+GMainContext *evb_bus_link_get_context (EvbBusLink *link);
 
 /* Per-route counters.  Main thread only. */
 typedef struct {
@@ -281,6 +287,19 @@ GSource *evb_bus_work_source_new (EvbBus *bus, const char *static_name, EvbBusPr
 
 /* bus.c */
 gboolean evb_bus_emit_event (EvbBus *bus, EvbEvent *event, GError **error); /* takes @event */
+/* Queues @event (taken), waiting at most @timeout_ms for room (-1: the
+ * policy's wait); a refused event's receipt reports it. */
+gboolean evb_bus_queue_event (EvbBus *bus, EvbEvent *event, gint timeout_ms, GError **error);
+/* FALSE with @error when @options (may be NULL) is not a whole EvbEmitOptions. */
+gboolean evb_emit_options_check (const EvbEmitOptions *options, GError **error);
+/* Makes and queues an event of a checked type and data (steals @data):
+ * its trace from @options' traceparent, else inherited or new; @options'
+ * receipt attached.  The id, or 0 with @error. */
+guint64 evb_bus_emit_new (EvbBus *bus, const char *type, const char *source, json_t *data,
+                          const EvbEmitOptions *options, GError **error);
+/* An emit refused before its event was made: frees @data; @options'
+ * receipt (if any) will report @reason.  Returns 0. */
+guint64 evb_bus_refuse_emit (EvbBus *bus, const EvbEmitOptions *options, json_t *data, const GError *reason);
 /* A host report (status, failure, unhandled), made on the main thread:
  * dispatched right after the event or job notice that caused it, ahead of
  * the inbox's backlog.  Takes @event. */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "plugin-abi.h"
+#include "receipt.h"
 
 /* Not G_DEFINE_QUARK: its plain static is a data race when the first errors
  * of the process come from several emitting threads at once (TSan). */
@@ -21,14 +22,34 @@ struct _EvbBusLink {
   gint ref_count;
   GMutex lock;
   EvbBus *bus; /* NULL once the bus is freed */
-  GMainContext *context;
-  gint prunes_pending; /* atomic: owner-prune notices posted, not yet gone */
+  GMainContext *context; /* a reference, for notices posted after the bus is gone */
+  gint prunes_pending;  /* atomic: owner-prune notices posted, not yet gone */
+  gint notices_pending; /* atomic: receipt notices posted, not yet gone */
+  gint closing;         /* atomic: the bus is being freed */
 };
 
 void
 evb_bus_link_count_prune (EvbBusLink *link, gint delta)
 {
   g_atomic_int_add (&link->prunes_pending, delta);
+}
+
+void
+evb_bus_link_count_notice (EvbBusLink *link, gint delta)
+{
+  g_atomic_int_add (&link->notices_pending, delta);
+}
+
+gboolean
+evb_bus_link_is_closing (EvbBusLink *link)
+{
+  return g_atomic_int_get (&link->closing);
+}
+
+GMainContext *
+evb_bus_link_get_context (EvbBusLink *link)
+{
+  return link->context;
 }
 
 EvbBusLink *
@@ -44,6 +65,7 @@ evb_bus_link_unref (EvbBusLink *link)
   if (!g_atomic_int_dec_and_test (&link->ref_count))
     return;
   g_mutex_clear (&link->lock);
+  g_main_context_unref (link->context);
   g_free (link);
 }
 
@@ -121,9 +143,12 @@ evb_bus_emit_report (EvbBus *bus, EvbEvent *event, GError **error)
   return TRUE;
 }
 
+/* The inbox lets go of an event it will not dispatch: dropped for a newer
+ * one (drop-oldest, on the emitting thread), or left at teardown. */
 static void
 event_free (gpointer item)
 {
+  evb_receipt_post_unrun (item, EVB_RECEIPT_DROPPED, NULL);
   evb_event_unref (item);
 }
 
@@ -161,7 +186,7 @@ evb_bus_new (const EvbBusSettings *settings, GMainContext *context)
   bus->link->ref_count = 1;
   g_mutex_init (&bus->link->lock);
   bus->link->bus = bus;
-  bus->link->context = bus->context;
+  bus->link->context = g_main_context_ref (bus->context);
 
   bus->inbox = evb_inbox_new (bus->context, "evbus inbox", bus->settings.inbox_limit, bus->settings.overflow,
                               bus->settings.slice_events, dispatch_from_inbox, event_free, bus);
@@ -206,29 +231,96 @@ evb_bus_is_main_thread (EvbBus *bus)
 gboolean
 evb_bus_emit_event (EvbBus *bus, EvbEvent *event, GError **error)
 {
-  if (!evb_inbox_push (bus->inbox, event, error))
+  return evb_bus_queue_event (bus, event, -1, error);
+}
+
+gboolean
+evb_bus_queue_event (EvbBus *bus, EvbEvent *event, gint timeout_ms, GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+
+  if (evb_inbox_push_timed (bus->inbox, event, timeout_ms < 0 ? -1 : (gint64) timeout_ms * 1000, &local_error))
+    return TRUE;
+  evb_receipt_post_unrun (event, EVB_RECEIPT_REFUSED, local_error);
+  evb_event_unref (event);
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return FALSE;
+}
+
+gboolean
+evb_emit_options_check (const EvbEmitOptions *options, GError **error)
+{
+  if (options == NULL || options->struct_size >= sizeof (EvbEmitOptions))
+    return TRUE;
+  g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_DATA,
+               "EvbEmitOptions.struct_size is %u, expected %u: initialise options with EVB_EMIT_OPTIONS_INIT",
+               options->struct_size, (guint) sizeof (EvbEmitOptions));
+  return FALSE;
+}
+
+guint64
+evb_bus_refuse_emit (EvbBus *bus, const EvbEmitOptions *options, json_t *data, const GError *reason)
+{
+  json_decref (data);
+  if (options != NULL && options->struct_size >= sizeof (EvbEmitOptions) && options->receipt != NULL)
+    evb_receipt_post_refused (bus, options->receipt, options->receipt_data, options->receipt_destroy, reason);
+  return 0;
+}
+
+guint64
+evb_bus_emit_new (EvbBus *bus, const char *type, const char *source, json_t *data, const EvbEmitOptions *options,
+                  GError **error)
+{
+  EvbTrace continued = { 0 };
+  const EvbTrace *trace = NULL;
+  EvbEvent *event;
+  guint64 id;
+
+  /* A valid traceparent continues its trace; an invalid one starts a new
+   * trace, as W3C Trace Context says (a source that wants to refuse it
+   * checks with evb_traceparent_parse first). */
+  if (options != NULL && options->traceparent != NULL
+      && evb_traceparent_parse (options->traceparent, &continued.high, &continued.low, NULL, NULL, NULL))
     {
-      evb_event_unref (event);
-      return FALSE;
+      continued.tracestate = options->tracestate;
+      trace = &continued;
     }
-  return TRUE;
+  event = evb_event_new (type, source, data, 0, trace);
+  id = event->id;
+  if (options != NULL && options->receipt != NULL)
+    evb_event_set_receipt (event, evb_receipt_state_new (bus, options->receipt, options->receipt_data,
+                                                         options->receipt_destroy));
+  if (!evb_bus_queue_event (bus, event, options != NULL ? options->timeout_ms : -1, error))
+    return 0;
+  return id;
+}
+
+guint64
+evb_bus_emit_full (EvbBus *bus, const char *type, const char *source, json_t *data, const EvbEmitOptions *options,
+                   GError **error)
+{
+  g_autoptr (GError) local_error = NULL;
+
+  if (!evb_emit_options_check (options, &local_error) || !evb_event_type_validate (type, &local_error))
+    goto refuse;
+  if (data != NULL && !json_is_object (data))
+    {
+      g_set_error (&local_error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_DATA, "data of \"%s\" must be a JSON object",
+                   type);
+      goto refuse;
+    }
+  return evb_bus_emit_new (bus, type, source, data, options, error);
+
+refuse:
+  evb_bus_refuse_emit (bus, options, data, local_error);
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return 0;
 }
 
 gboolean
 evb_bus_emit (EvbBus *bus, const char *type, const char *source, json_t *data, GError **error)
 {
-  if (!evb_event_type_validate (type, error))
-    goto refuse;
-  if (data != NULL && !json_is_object (data))
-    {
-      g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_DATA, "data of \"%s\" must be a JSON object", type);
-      goto refuse;
-    }
-  return evb_bus_emit_event (bus, evb_event_new (type, source, data, 0), error);
-
-refuse:
-  json_decref (data);
-  return FALSE;
+  return evb_bus_emit_full (bus, type, source, data, NULL, error) != 0;
 }
 
 void
@@ -251,7 +343,8 @@ evb_bus_is_idle (EvbBus *bus)
   /* A route whose owner died is still there until its prune notice runs:
    * until then the bus has work left. */
   return is_drained (bus) && g_atomic_int_get (&bus->plugin_holds) == 0
-         && g_atomic_int_get (&bus->link->prunes_pending) == 0;
+         && g_atomic_int_get (&bus->link->prunes_pending) == 0
+         && g_atomic_int_get (&bus->link->notices_pending) == 0;
 }
 
 static gboolean
@@ -386,6 +479,10 @@ G_LOCK_DEFINE_STATIC (abandoned_buses);
 static void
 abandon (EvbBus *bus)
 {
+  /* Their chains never end: their sources hear it now, once. */
+  for (GList *l = bus->live_jobs.head; l != NULL; l = l->next)
+    evb_receipt_cancel_now (((EvbJob *) l->data)->event);
+
   evb_inbox_detach (bus->inbox);
   evb_inbox_detach (bus->completions);
   g_source_destroy (bus->reports_source);
@@ -405,6 +502,8 @@ evb_bus_free (EvbBus *bus)
     return;
   evb_bus_shutdown (bus, -1);
   count_leftovers_as_dropped (bus);
+  /* Receipts of events still queued now say "cancelled", not "dropped". */
+  g_atomic_int_set (&bus->link->closing, 1);
 
   g_mutex_lock (&bus->link->lock);
   bus->link->bus = NULL;

@@ -98,6 +98,13 @@ GMainContext *evb_bus_get_context (EvbBus *bus);
  * Steals @data (object or NULL).  Host code may emit "evbus." types. */
 gboolean evb_bus_emit (EvbBus *bus, const char *type, const char *source, json_t *data, GError **error);
 
+/* Same with options (plugin.h EvbEmitOptions: a trace to continue, a
+ * receipt, a bound on waiting for room).  Returns the event's id, or 0 with
+ * @error; a refused emit with a receipt still gets it (later, on the main
+ * thread, EVB_RECEIPT_REFUSED). */
+guint64 evb_bus_emit_full (EvbBus *bus, const char *type, const char *source, json_t *data,
+                           const EvbEmitOptions *options, GError **error);
+
 /* ---- plugins ---- */
 
 typedef struct _EvbPluginInstance EvbPluginInstance;

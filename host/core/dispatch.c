@@ -3,6 +3,8 @@
  * counters, the failure events and the chain). */
 #include "bus-private.h"
 
+#include "receipt.h"
+
 void
 evb_call_init (EvbCallPrivate *call, EvbRoute *route, EvbJob *job)
 {
@@ -32,6 +34,7 @@ finish (EvbDispatch *dispatch)
       if (bus->settings.emit_unhandled)
         evb_report_unhandled (bus, dispatch->event);
     }
+  evb_receipt_end_walk (dispatch->event, dispatch->accepted, dispatch->handled);
   evb_route_snapshot_unref (dispatch->snapshot);
   evb_event_unref (dispatch->event);
   if (dispatch->on_heap)
@@ -71,6 +74,7 @@ record_failure (EvbDispatch *dispatch, EvbRoute *route, EvbJob *job, const EvbFa
   const EvbEvent *event = job != NULL ? job->event : dispatch->event;
 
   evb_report_failure (bus, route, event, failure, job != NULL, job != NULL ? job->id : 0);
+  evb_receipt_note_failure (event, failure);
   if (dispatch != NULL && route->stop_on_failure)
     dispatch->stopped = TRUE;
 }
@@ -130,6 +134,7 @@ static void
 run_sync (EvbDispatch *dispatch, EvbRoute *route)
 {
   EvbCallPrivate call;
+  const EvbEvent *previous;
   gboolean timed;
   gboolean failed;
   gint64 started = 0;
@@ -142,7 +147,10 @@ run_sync (EvbDispatch *dispatch, EvbRoute *route)
   timed = route->timeout_ms > 0 || (++route->sync_calls & (EVB_SYNC_TIMING_SAMPLE - 1)) == 1;
   if (timed)
     started = g_get_monotonic_time ();
+  /* What the handler emits continues this event's trace. */
+  previous = evb_event_set_current (dispatch->event);
   result = route->func (&call.pub, dispatch->event);
+  evb_event_set_current (previous);
   if (timed)
     {
       elapsed = g_get_monotonic_time () - started;
@@ -272,6 +280,7 @@ evb_dispatch_event (EvbBus *bus, EvbEvent *event)
   };
 
   bus->dispatched++;
+  evb_receipt_begin (event);
   if (bus->observer != NULL)
     bus->observer (bus, event, bus->observer_data);
   walk (&dispatch);

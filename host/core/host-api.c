@@ -10,24 +10,25 @@ instance_of (EvbPlugin *plugin)
   return (EvbPluginInstance *) plugin;
 }
 
-static gboolean
-api_emit (EvbPlugin *plugin, const char *type, json_t *data, GError **error)
+static guint64
+api_emit_full (EvbPlugin *plugin, const char *type, json_t *data, const EvbEmitOptions *options, GError **error)
 {
   EvbPluginInstance *instance = instance_of (plugin);
+  g_autoptr (GError) local_error = NULL;
   guint limit;
 
-  if (!evb_event_type_validate (type, error))
+  if (!evb_emit_options_check (options, &local_error) || !evb_event_type_validate (type, &local_error))
     goto refuse;
   if (evb_type_is_reserved (type))
     {
-      g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_RESERVED_TYPE,
+      g_set_error (&local_error, EVB_BUS_ERROR, EVB_BUS_ERROR_RESERVED_TYPE,
                    "plugin \"%s\" may not emit \"%s\": types under \"%s\" are the host's", instance->name, type,
                    EVB_RESERVED_TYPE_PREFIX);
       goto refuse;
     }
   if (data != NULL && !json_is_object (data))
     {
-      g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_DATA,
+      g_set_error (&local_error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_DATA,
                    "plugin \"%s\": data of \"%s\" must be a JSON object", instance->name, type);
       goto refuse;
     }
@@ -38,16 +39,23 @@ api_emit (EvbPlugin *plugin, const char *type, json_t *data, GError **error)
   if (limit > 0 && evb_json_size_bounded (data, limit) > limit)
     {
       g_atomic_int_inc (&instance->bus->rejected_oversize);
-      g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_DATA,
+      g_set_error (&local_error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_DATA,
                    "plugin \"%s\": event \"%s\" refused: its data is over %u bytes as JSON "
                    "(host.max_event_bytes)", instance->name, type, limit);
       goto refuse;
     }
-  return evb_bus_emit_event (instance->bus, evb_event_new (type, instance->name, data, 0), error);
+  return evb_bus_emit_new (instance->bus, type, instance->name, data, options, error);
 
 refuse:
-  json_decref (data);
-  return FALSE;
+  evb_bus_refuse_emit (instance->bus, options, data, local_error);
+  g_propagate_error (error, g_steal_pointer (&local_error));
+  return 0;
+}
+
+static gboolean
+api_emit (EvbPlugin *plugin, const char *type, json_t *data, GError **error)
+{
+  return api_emit_full (plugin, type, data, NULL, error) != 0;
 }
 
 static guint64
@@ -248,4 +256,5 @@ const EvbHostApi evb_host_api = {
   .hold = api_hold,
   .release = api_release,
   .stats = api_stats,
+  .emit_full = api_emit_full,
 };

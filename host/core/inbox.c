@@ -202,8 +202,15 @@ evb_inbox_set_keep_func (EvbInbox *inbox, EvbInboxKeepFunc keep)
 gboolean
 evb_inbox_push (EvbInbox *inbox, gpointer item, GError **error)
 {
+  return evb_inbox_push_timed (inbox, item, -1, error);
+}
+
+gboolean
+evb_inbox_push_timed (EvbInbox *inbox, gpointer item, gint64 timeout_us, GError **error)
+{
   gpointer dropped_item = NULL;
   gboolean was_empty;
+  gint64 deadline = timeout_us > 0 ? g_get_monotonic_time () + timeout_us : 0;
 
   g_mutex_lock (&inbox->lock);
   if (inbox->limit > 0 && inbox->count >= inbox->limit && !inbox->closed && inbox->keep != NULL
@@ -235,10 +242,30 @@ evb_inbox_push (EvbInbox *inbox, gpointer item, GError **error)
               inbox->overcommitted++;
               break;
             }
+          if (timeout_us == 0)
+            {
+              inbox->dropped++;
+              g_mutex_unlock (&inbox->lock);
+              g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INBOX_FULL,
+                           "inbox full (%u events): event refused without waiting (timeout 0)", inbox->limit);
+              return FALSE;
+            }
           inbox->blocked++;
           inbox->waiting_producers++;
           while (inbox->count >= inbox->limit && !inbox->closed && !inbox->never_block)
-            g_cond_wait (&inbox->room, &inbox->lock);
+            if (timeout_us < 0)
+              g_cond_wait (&inbox->room, &inbox->lock);
+            else if (!g_cond_wait_until (&inbox->room, &inbox->lock, deadline)
+                     && inbox->count >= inbox->limit && !inbox->closed && !inbox->never_block)
+              {
+                inbox->waiting_producers--;
+                inbox->dropped++;
+                g_mutex_unlock (&inbox->lock);
+                g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_TIMEOUT,
+                             "inbox full (%u events): no room within %" G_GINT64_FORMAT " ms; event refused",
+                             inbox->limit, timeout_us / 1000);
+                return FALSE;
+              }
           inbox->waiting_producers--;
           break;
         }

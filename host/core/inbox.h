@@ -36,6 +36,12 @@ void evb_inbox_free (EvbInbox *inbox);
  * func keeps are exempt from all of this (evb_inbox_set_keep_func). */
 gboolean evb_inbox_push (EvbInbox *inbox, gpointer item, GError **error);
 
+/* Same, bounding the wait of a "block" producer: @timeout_us < 0 waits as
+ * long as it takes; 0 fails at once (EVB_BUS_ERROR_INBOX_FULL) when there is
+ * no room; N fails after N µs (EVB_BUS_ERROR_TIMEOUT).  Either refusal is
+ * counted as dropped. */
+gboolean evb_inbox_push_timed (EvbInbox *inbox, gpointer item, gint64 timeout_us, GError **error);
+
 /* Makes every later push fail with EVB_BUS_ERROR_SHUT_DOWN (but for items
  * the keep func keeps) and releases blocked producers.  Any thread. */
 void evb_inbox_close (EvbInbox *inbox);

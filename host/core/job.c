@@ -6,6 +6,8 @@
  * posts both, in that order, through one FIFO, so main sees them in order. */
 #include "bus-private.h"
 
+#include "receipt.h"
+
 #define STARTED_TAG ((guintptr) 1)
 
 static void
@@ -38,7 +40,10 @@ evb_job_run_on_worker (gpointer data)
   post (job, STARTED_TAG);
 
   evb_call_init (&call, job->route, job);
+  /* What the handler emits on this worker continues the job's trace. */
+  evb_event_set_current (job->event);
   job->result = job->route->func (&call.pub, job->event);
+  evb_event_set_current (NULL);
   evb_call_finish (&call, job->result);
   job->ran = TRUE;
   job->failure = call.failure;
@@ -103,6 +108,7 @@ evb_job_submit (EvbBus *bus, EvbDispatch *dispatch, EvbRoute *route, GObject *ow
   job->emits_status = (dispatch->event->flags & EVB_EVENT_FLAG_STATUS) == 0;
   job->bus_link.data = job;
   g_queue_push_tail_link (&bus->live_jobs, &job->bus_link);
+  evb_receipt_hold (job->event); /* the chain is not over while a job lives */
   route->stats.waiting++;
   set_state (job, EVB_JOB_WAITING);
 
@@ -223,6 +229,7 @@ job_finished (EvbJob *job)
       route->stats.cancelled++;
       bus->jobs_cancelled++;
       set_state (job, EVB_JOB_CANCELLED);
+      evb_receipt_note_cancelled (job->event);
     }
   else
     {
@@ -236,6 +243,7 @@ job_finished (EvbJob *job)
   /* The owner may be finalized right here, on the main thread, never on a
    * worker: that is why the job, not the worker, holds it. */
   g_clear_object (&job->owner);
+  evb_receipt_release (job->event);
   evb_event_unref (job->event);
   evb_failure_clear (&job->failure);
   json_decref (job->report_job);

@@ -22,12 +22,15 @@ evb_bus_wants (EvbBus *bus, const char *type)
   return snapshot->n_matches > 0;
 }
 
+/* Reports belong to the trace of the event they are about. */
 static void
-emit_report (EvbBus *bus, const char *type, json_t *data, guint32 flags)
+emit_report (EvbBus *bus, const char *type, json_t *data, guint32 flags, const EvbEvent *about)
 {
   g_autoptr (GError) error = NULL;
+  EvbTrace trace;
 
-  if (!evb_bus_emit_report (bus, evb_event_new (type, "host", data, flags), &error))
+  evb_trace_continue (about, &trace);
+  if (!evb_bus_emit_report (bus, evb_event_new (type, "host", data, flags, &trace), &error))
     g_warning ("%s event lost: %s", type, error->message);
 }
 
@@ -175,9 +178,9 @@ evb_report_failure (EvbBus *bus, EvbRoute *route, const EvbEvent *origin, const 
   data = failure_to_json (route, origin, domain, failure->code, message, on_worker, job_id);
   if (want_on_failure)
     emit_report (bus, route->on_failure, want_failure ? json_deep_copy (data) : json_incref (data),
-                 EVB_EVENT_FLAG_FAILURE);
+                 EVB_EVENT_FLAG_FAILURE, origin);
   if (want_failure)
-    emit_report (bus, "evbus.failure", json_incref (data), EVB_EVENT_FLAG_FAILURE);
+    emit_report (bus, "evbus.failure", json_incref (data), EVB_EVENT_FLAG_FAILURE, origin);
   json_decref (data);
 }
 
@@ -259,11 +262,11 @@ evb_report_status (EvbBus *bus, EvbJob *job)
   SET_NEW (data, "queue_wait_us", job->seen_started ? json_incref (job->report_queue_wait) : json_null ());
   SET_NEW (data, "run_time_us", final && job->ran ? json_integer (job->finished_us - job->started_us) : json_null ());
   SET_NEW (data, "error", error);
-  emit_report (bus, type, data, EVB_EVENT_FLAG_STATUS);
+  emit_report (bus, type, data, EVB_EVENT_FLAG_STATUS, job->event);
 }
 
 void
 evb_report_unhandled (EvbBus *bus, const EvbEvent *event)
 {
-  emit_report (bus, "evbus.unhandled", json_pack ("{s:o}", "event", evb_event_to_json (event)), 0);
+  emit_report (bus, "evbus.unhandled", json_pack ("{s:o}", "event", evb_event_to_json (event)), 0, event);
 }

@@ -12,8 +12,26 @@ G_DEFINE_QUARK (evb-harness-error-quark, evb_harness_error)
 struct _EvbHarness {
   GMainContext *context;
   EvbBus *bus;
-  GPtrArray *events; /* EvbEvent, collected in dispatch order */
+  GPtrArray *events;   /* EvbEvent, collected in dispatch order */
+  GHashTable *receipts; /* event id (guint64 *) -> HarnessReceipt *, as they come */
 };
+
+/* A receipt as the harness keeps it: the struct and copies of its strings. */
+typedef struct {
+  EvbReceipt receipt;
+  char *domain;
+  char *message;
+} HarnessReceipt;
+
+static void
+harness_receipt_free (gpointer data)
+{
+  HarnessReceipt *kept = data;
+
+  g_free (kept->domain);
+  g_free (kept->message);
+  g_free (kept);
+}
 
 static void
 collect (EvbBus *bus, const EvbEvent *event, gpointer user_data)
@@ -32,6 +50,7 @@ harness_new (const EvbBusSettings *settings)
   g_main_context_push_thread_default (harness->context);
   harness->bus = evb_bus_new (settings, harness->context);
   harness->events = g_ptr_array_new_with_free_func ((GDestroyNotify) evb_event_unref);
+  harness->receipts = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, harness_receipt_free);
   evb_bus_set_observer (harness->bus, collect, harness);
   return harness;
 }
@@ -115,9 +134,10 @@ evb_harness_free (EvbHarness *harness)
     return;
   evb_bus_free (harness->bus);
   g_ptr_array_unref (harness->events);
-  /* Let sources the bus left behind (prune notices) run their destroy. */
+  /* Let sources the bus left behind (prune notices, receipts) run. */
   while (g_main_context_iteration (harness->context, FALSE))
     ;
+  g_hash_table_unref (harness->receipts);
   g_main_context_pop_thread_default (harness->context);
   g_main_context_unref (harness->context);
   g_free (harness);
@@ -240,6 +260,90 @@ evb_harness_emit (EvbHarness *harness, const char *type, const char *data_json, 
   if (!parse_json_object (data_json, "event data", &data, error))
     return FALSE;
   return evb_harness_emit_json (harness, type, data, error);
+}
+
+guint64
+evb_harness_emit_full (EvbHarness *harness, const char *type, const char *data_json, const EvbEmitOptions *options,
+                       GError **error)
+{
+  json_t *data;
+
+  if (!parse_json_object (data_json, "event data", &data, error))
+    return 0;
+  return evb_bus_emit_full (harness->bus, type, "harness", data, options, error);
+}
+
+static void
+keep_receipt (const EvbReceipt *receipt, gpointer user_data)
+{
+  EvbHarness *harness = user_data;
+  HarnessReceipt *kept = g_new0 (HarnessReceipt, 1);
+
+  kept->receipt = *receipt;
+  kept->domain = g_strdup (receipt->error_domain);
+  kept->message = g_strdup (receipt->error_message);
+  kept->receipt.error_domain = kept->domain;
+  kept->receipt.error_message = kept->message;
+  g_hash_table_replace (harness->receipts, g_memdup2 (&receipt->event_id, sizeof (guint64)), kept);
+}
+
+guint64
+evb_harness_emit_with_receipt (EvbHarness *harness, const char *type, const char *data_json, GError **error)
+{
+  EvbEmitOptions options = EVB_EMIT_OPTIONS_INIT;
+
+  options.receipt = keep_receipt;
+  options.receipt_data = harness;
+  return evb_harness_emit_full (harness, type, data_json, &options, error);
+}
+
+const EvbReceipt *
+evb_harness_get_receipt (EvbHarness *harness, guint64 event_id)
+{
+  HarnessReceipt *kept = g_hash_table_lookup (harness->receipts, &event_id);
+
+  return kept != NULL ? &kept->receipt : NULL;
+}
+
+static gboolean
+receipt_came (EvbHarness *harness, gpointer user_data)
+{
+  return g_hash_table_contains (harness->receipts, user_data);
+}
+
+gboolean
+evb_harness_run_until_receipt (EvbHarness *harness, guint64 event_id, guint timeout_ms, GError **error)
+{
+  return evb_harness_run_until (harness, receipt_came, &event_id, timeout_ms, error);
+}
+
+const EvbEvent *
+evb_harness_find_id (EvbHarness *harness, guint64 event_id)
+{
+  for (guint i = 0; i < harness->events->len; i++)
+    {
+      EvbEvent *event = g_ptr_array_index (harness->events, i);
+
+      if (event->id == event_id)
+        return event;
+    }
+  return NULL;
+}
+
+char *
+evb_harness_trace_of (EvbHarness *harness, guint64 event_id)
+{
+  const EvbEvent *root = evb_harness_find_id (harness, event_id);
+  GString *types = g_string_new (NULL);
+
+  for (guint i = 0; root != NULL && i < harness->events->len; i++)
+    {
+      EvbEvent *event = g_ptr_array_index (harness->events, i);
+
+      if (event->trace_id_high == root->trace_id_high && event->trace_id_low == root->trace_id_low)
+        g_string_append_printf (types, "%s%s", types->len > 0 ? " " : "", event->type);
+    }
+  return g_string_free (types, FALSE);
 }
 
 static gboolean

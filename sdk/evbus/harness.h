@@ -5,8 +5,9 @@
  * Every wait is "iterate the bus's main context until a condition holds",
  * bounded by a timeout that turns into a GError, never a hang.
  *
- * Link with the harness library: `pkg-config --cflags --libs evbus`
- * (libevbus-1; sdk/template/meson.build shows a test built with it).
+ * Link tests with the harness library: `pkg-config --cflags --libs
+ * evbus-harness-1` (libevbus-1).  Plugins themselves build with `evbus-1`,
+ * which links nothing of the host; sdk/template/meson.build shows both.
  *
  * Threads: a harness belongs to the thread that made it; call every
  * function from that thread.  It makes its own GMainContext and pushes it
@@ -87,6 +88,37 @@ EVB_HARNESS_API gboolean evb_harness_emit (EvbHarness *harness, const char *type
 /* Same, stealing @data. */
 EVB_HARNESS_API gboolean evb_harness_emit_json (EvbHarness *harness, const char *type, json_t *data,
                                                 GError **error);
+
+/* Emits with options (plugin.h EvbEmitOptions: a traceparent to continue,
+ * a receipt, a bound on waiting), as a source would.  @data_json: an object
+ * or NULL.  Returns the event's id, or 0 with @error. */
+EVB_HARNESS_API guint64 evb_harness_emit_full (EvbHarness *harness, const char *type, const char *data_json,
+                                               const EvbEmitOptions *options, GError **error);
+
+/* Emits with a receipt the harness keeps: read it with
+ * evb_harness_get_receipt () once evb_harness_run_until_receipt () says it
+ * came.  Returns the event's id, or 0 with @error (the receipt of a refused
+ * emit still comes, under the id this returns... which is 0: use
+ * evb_harness_emit_full with a receipt of your own to see refusals). */
+EVB_HARNESS_API guint64 evb_harness_emit_with_receipt (EvbHarness *harness, const char *type,
+                                                       const char *data_json, GError **error);
+
+/* The receipt of @event_id (from evb_harness_emit_with_receipt), or NULL
+ * while it has not come.  Borrowed; its strings live with the harness. */
+EVB_HARNESS_API const EvbReceipt *evb_harness_get_receipt (EvbHarness *harness, guint64 event_id);
+
+/* Iterates until the receipt of @event_id has come.  FALSE with @error
+ * after @timeout_ms. */
+EVB_HARNESS_API gboolean evb_harness_run_until_receipt (EvbHarness *harness, guint64 event_id, guint timeout_ms,
+                                                        GError **error);
+
+/* The collected events of the trace @event_id (a collected event) belongs
+ * to, in dispatch order, as space-separated types; "" when @event_id was
+ * not collected.  Caller frees. */
+EVB_HARNESS_API char *evb_harness_trace_of (EvbHarness *harness, guint64 event_id);
+
+/* The collected event with id @event_id, or NULL.  Borrowed. */
+EVB_HARNESS_API const EvbEvent *evb_harness_find_id (EvbHarness *harness, guint64 event_id);
 
 /* Iterates until the bus is idle (inbox empty, no job queued or running,
  * no plugin hold).  FALSE with @error (EVB_HARNESS_ERROR_TIMEOUT) after

@@ -23,7 +23,7 @@
 G_BEGIN_DECLS
 
 #define EVB_ABI_MAJOR 1
-#define EVB_ABI_MINOR 0
+#define EVB_ABI_MINOR 1
 
 /* The symbol the host looks up in every plugin file. */
 #define EVB_PLUGIN_DESCRIPTOR_SYMBOL "evb_plugin_descriptor"
@@ -246,7 +246,183 @@ struct _EvbEvent {
   gint64 time_us;      /* g_get_real_time () at emission */
   const char *source;  /* plugin instance name, or "host" */
   json_t *data;        /* a JSON object, never NULL; do not modify */
+
+  /* ABI 1.1: trace context (DESIGN "Trace context").  Read them only when
+   * EVB_EVENT_HAS (event, field): every 1.1 host sets them. */
+  guint64 trace_id_high;  /* the 128-bit W3C trace id, high half; never both halves 0 */
+  guint64 trace_id_low;
+  guint64 parent_id;      /* id of the event whose handler emitted this one; 0: a source emitted it */
+  const char *tracestate; /* W3C tracestate that came with the trace, or NULL */
 };
+
+/* TRUE when @event (made by the running host) has @field. */
+#define EVB_EVENT_HAS(event, field) \
+  ((event)->struct_size >= G_STRUCT_OFFSET (EvbEvent, field) + sizeof ((event)->field))
+
+/* ---- Host event types and the fields of their data ----
+ *
+ * evbus.failure (and the route's on_failure type), one per failed call:
+ *   "origin"  {"type", "id", "source", "data"} of the event the handler failed on
+ *   "route"   {"id", "pattern", "mode": "sync"|"async", "priority"}
+ *   "handler" "instance.handler";  "plugin": the instance's name, or null for host routes
+ *   "error"   {"domain", "code", "message"}
+ *   "thread"  "main" or "worker";  "job": the job's id, or null for a sync call
+ * evbus.status.<state>, one per transition of an async job, <state> one of
+ * waiting executing completed failed cancelling cancelled:
+ *   "job" (its id), "state", "event" {"id", "type"}, "route", "handler",
+ *   "plugin" (as above), "time_us" (real time of the transition),
+ *   "queue_wait_us" (null until it started), "run_time_us" (null until it
+ *   ended having run), "error" ({"domain", "code", "message"} when failed,
+ *   else null)
+ * evbus.unhandled (host.emit_unhandled): {"event": {"type", "id",
+ *   "time_us", "source", "data"}} of the event no route took.
+ * All carry the trace of the event they are about, with that event's id as
+ * their parent_id.  Handlers of failure and status events make no failure
+ * or status events of their own. */
+#define EVB_TYPE_FAILURE "evbus.failure"
+#define EVB_TYPE_STATUS_PREFIX "evbus.status."
+#define EVB_TYPE_UNHANDLED "evbus.unhandled"
+#define EVB_FIELD_ORIGIN "origin"
+#define EVB_FIELD_ROUTE "route"
+#define EVB_FIELD_HANDLER "handler"
+#define EVB_FIELD_PLUGIN "plugin"
+#define EVB_FIELD_ERROR "error"
+#define EVB_FIELD_THREAD "thread"
+#define EVB_FIELD_JOB "job"
+#define EVB_FIELD_STATE "state"
+#define EVB_FIELD_EVENT "event"
+
+/* ---- W3C trace context (header-only) ---- */
+
+/* "00-" 32 hex "-" 16 hex "-" 2 hex, and the NUL. */
+#define EVB_TRACEPARENT_SIZE 56
+
+#define EVB_TRACE_ERROR (g_quark_from_static_string ("evb-trace-error-quark"))
+#define EVB_TRACE_ERROR_INVALID 0
+
+static inline gboolean
+evb__hex_u64 (const char *text, guint digits, guint64 *out)
+{
+  guint64 value = 0;
+
+  for (guint i = 0; i < digits; i++)
+    {
+      char c = text[i];
+
+      if (c >= '0' && c <= '9')
+        value = value << 4 | (guint64) (c - '0');
+      else if (c >= 'a' && c <= 'f')
+        value = value << 4 | (guint64) (c - 'a' + 10);
+      else
+        return FALSE;
+    }
+  *out = value;
+  return TRUE;
+}
+
+/* Parses a W3C `traceparent` header value ("00-<trace id>-<parent id>-<flags>",
+ * lowercase hex).  Version 00 must be exactly that; a later version may
+ * carry more after the flags ("-..."); version ff is invalid.  All-zero
+ * trace or parent ids are invalid.  FALSE with EVB_TRACE_ERROR naming what is
+ * wrong.  Any of the outputs may be NULL. */
+static inline gboolean
+evb_traceparent_parse (const char *text, guint64 *trace_high, guint64 *trace_low, guint64 *parent_id,
+                       guint8 *flags, GError **error)
+{
+  guint64 version, high, low, parent, bits;
+  gsize length = text != NULL ? strlen (text) : 0;
+  const char *why = NULL;
+
+  if (length < 55)
+    why = "expected 55 characters, version-traceid-parentid-flags";
+  else if (!evb__hex_u64 (text, 2, &version) || text[2] != '-')
+    why = "the version is not two lowercase hex digits";
+  else if (version == 0xff)
+    why = "version ff is invalid";
+  else if (version == 0 && length != 55)
+    why = "version 00 has exactly 55 characters";
+  else if (version != 0 && length > 55 && text[55] != '-')
+    why = "unexpected characters after the flags";
+  else if (!evb__hex_u64 (text + 3, 16, &high) || !evb__hex_u64 (text + 19, 16, &low) || text[35] != '-')
+    why = "the trace id is not 32 lowercase hex digits";
+  else if (high == 0 && low == 0)
+    why = "the trace id is all zeros";
+  else if (!evb__hex_u64 (text + 36, 16, &parent) || text[52] != '-')
+    why = "the parent id is not 16 lowercase hex digits";
+  else if (parent == 0)
+    why = "the parent id is all zeros";
+  else if (!evb__hex_u64 (text + 53, 2, &bits))
+    why = "the flags are not two lowercase hex digits";
+  if (why != NULL)
+    {
+      g_set_error (error, EVB_TRACE_ERROR, EVB_TRACE_ERROR_INVALID, "invalid traceparent \"%.64s\": %s",
+                   text != NULL ? text : "", why);
+      return FALSE;
+    }
+  if (trace_high != NULL)
+    *trace_high = high;
+  if (trace_low != NULL)
+    *trace_low = low;
+  if (parent_id != NULL)
+    *parent_id = parent;
+  if (flags != NULL)
+    *flags = (guint8) bits;
+  return TRUE;
+}
+
+/* Writes the `traceparent` that continues @event's trace with @event as the
+ * parent ("00-<trace id>-<event id>-01") into @out, for what leaves evbus
+ * through @event (an HTTP call, a NATS message). */
+static inline void
+evb_event_format_traceparent (const EvbEvent *event, char out[EVB_TRACEPARENT_SIZE])
+{
+  g_snprintf (out, EVB_TRACEPARENT_SIZE, "00-%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x-%016"
+              G_GINT64_MODIFIER "x-01", event->trace_id_high, event->trace_id_low, event->id);
+}
+
+/* ---- Receipts (ABI 1.1; DESIGN "Receipts") ---- */
+
+typedef enum {
+  EVB_RECEIPT_HANDLED,   /* ran; some handler returned EVB_HANDLED */
+  EVB_RECEIPT_DONE,      /* ran; no failure, nobody claimed it */
+  EVB_RECEIPT_UNHANDLED, /* no route accepted it */
+  EVB_RECEIPT_FAILED,    /* ran; one or more handlers failed or overran (n_failures, first error) */
+  EVB_RECEIPT_DROPPED,   /* dropped from a full "drop-oldest" inbox, never ran */
+  EVB_RECEIPT_REFUSED,   /* the emit failed (error: why), never ran */
+  EVB_RECEIPT_CANCELLED, /* a job of its chain was cancelled (shutdown, unsubscribe), or
+                          * the host went away with it still queued */
+} EvbReceiptOutcome;
+
+typedef struct {
+  guint32 struct_size;
+  EvbReceiptOutcome outcome;
+  guint64 event_id;          /* 0 when refused before it was made (invalid type or data) */
+  guint n_failures;          /* failure events its chain produced */
+  const char *error_domain;  /* FAILED: the first failure; REFUSED: why; else NULL */
+  gint error_code;
+  const char *error_message;
+} EvbReceipt;
+
+/* Called exactly once, on the main thread, when the event's chain is over:
+ * every priority level that ran has finished and every job it started has
+ * ended; or when it never ran.  @receipt is borrowed for the call. */
+typedef void (*EvbReceiptFunc) (const EvbReceipt *receipt, gpointer user_data);
+
+/* A source's emit, with what EvbPlugin's plain emit cannot say. */
+typedef struct {
+  guint32 struct_size;       /* set by EVB_EMIT_OPTIONS_INIT */
+  gint32 timeout_ms;         /* a full "block" inbox: -1 waits for room, 0 fails at once,
+                              * N waits N ms at most (EVB_BUS_ERROR_TIMEOUT) */
+  const char *traceparent;   /* continue this W3C trace (the event gets a parent_id of 0);
+                              * NULL or invalid: inherit the handler's trace or start one */
+  const char *tracestate;    /* travels with a continued trace, unchanged */
+  EvbReceiptFunc receipt;    /* NULL: no receipt */
+  gpointer receipt_data;
+  GDestroyNotify receipt_destroy; /* on the main thread, after the receipt */
+  gpointer reserved[4];
+} EvbEmitOptions;
+
+#define EVB_EMIT_OPTIONS_INIT { .struct_size = sizeof (EvbEmitOptions), .timeout_ms = -1 }
 
 /* A handler.  `call` is valid only during the call; it tells which plugin
  * instance and route run it and carries the cancellation flag. */
@@ -397,6 +573,10 @@ struct _EvbHostApi {
   void (*hold) (EvbPlugin *plugin);
   void (*release) (EvbPlugin *plugin);
   json_t *(*stats) (EvbPlugin *plugin);
+
+  /* ABI 1.1 */
+  guint64 (*emit_full) (EvbPlugin *plugin, const char *type, json_t *data, const EvbEmitOptions *options,
+                        GError **error);
 };
 
 /* TRUE when the running host's table has @field. */
@@ -411,6 +591,19 @@ static inline gboolean
 evb_plugin_emit (EvbPlugin *plugin, const char *type, json_t *data, GError **error)
 {
   return plugin->api->emit (plugin, type, data, error);
+}
+
+/* Emit with options (ABI 1.1): a trace to continue, a receipt, a bound on
+ * waiting for room.  Any thread.  Steals @data.  Returns the event's id, or
+ * 0 with @error as evb_plugin_emit fails.  With a receipt, a failed emit
+ * still gets its receipt (EVB_RECEIPT_REFUSED), later, on the main thread.
+ * An emit from inside a handler, on the handler's thread, inherits the
+ * handler's trace (plain emits too). */
+static inline guint64
+evb_plugin_emit_full (EvbPlugin *plugin, const char *type, json_t *data, const EvbEmitOptions *options,
+                      GError **error)
+{
+  return plugin->api->emit_full (plugin, type, data, options, error);
 }
 
 /* Add a route at run time.  Any thread.  When @owner is not NULL the bus
@@ -539,8 +732,8 @@ evb_call_is_cancelled (EvbCall *call)
 
 /* Record why the handler fails; returns EVB_FAILED so a handler can write
  * `return evb_call_fail (call, "store", 2, "no row %d", id);`.
- * @domain names the area (plugin name by default when NULL).  The calling
- * handler's thread only. */
+ * @domain names the area (the plugin instance's name, as in the config,
+ * when NULL).  The calling handler's thread only. */
 static inline EvbResult evb_call_fail (EvbCall *call, const char *domain, gint code, const char *format, ...)
   G_GNUC_PRINTF (4, 5);
 static inline EvbResult
@@ -557,7 +750,8 @@ evb_call_fail (EvbCall *call, const char *domain, gint code, const char *format,
   return EVB_FAILED;
 }
 
-/* Emit from inside a handler, as the handler's plugin. */
+/* Emit from inside a handler, as the handler's plugin: the event continues
+ * the handled event's trace, with the handled event as its parent. */
 static inline gboolean
 evb_call_emit (EvbCall *call, const char *type, json_t *data, GError **error)
 {

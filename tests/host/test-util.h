@@ -305,6 +305,16 @@ run_until_idle (EvbHarness *harness)
     fail_msg ("not idle: %s", error->message);
 }
 
+/* Iterates until @count collected events match @pattern. */
+static inline void
+run_until_count_ok (EvbHarness *harness, const char *pattern, guint count)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!evb_harness_run_until_count (harness, pattern, count, WAIT_MS, &error))
+    fail_msg ("%u of %s: %s", count, pattern, error->message);
+}
+
 static inline gboolean
 counter_reached (EvbHarness *harness, gpointer user_data)
 {

@@ -284,7 +284,7 @@ test_version (void **state)
   Result result;
 
   run_evbus (&result, BAD_DIR, "--version");
-  assert_result (&result, 0, "evbus " EVB_TEST_VERSION " (plugin ABI 1.0)\n", "");
+  assert_result (&result, 0, "evbus " EVB_TEST_VERSION " (plugin ABI 1.1)\n", "");
   result_clear (&result);
 }
 
@@ -330,7 +330,7 @@ assert_lookup_help (const char *out, const char *first_dir)
   assert_has_line (out, first);
   assert_has_line (out, "  2. each folder of $EVBUS_PLUGIN_PATH (separated by \":\")");
   assert_has_line (out, "  3. " EVB_TEST_INSTALLED_PLUGIN_DIR);
-  assert_has_line (out, "\"console\" (no \"/\", no \".so\") as \"evbus-console.so\".");
+  assert_has_line (out, "\"console\" (no \"/\", no \".so\") as \"evbus-console.so\", then as \"console.so\".");
 }
 
 static void
@@ -369,11 +369,11 @@ test_usage_errors (void **state)
 
   run_evbus (&result, BAD_DIR, "frobnicate", "x.json");
   assert_result (&result, 2, "",
-                 "evbus: unknown command \"frobnicate\" (commands: run, check, inspect; try \"evbus --help\")\n");
+                 "evbus: unknown command \"frobnicate\" (commands: run, check, inspect, explain; try \"evbus --help\")\n");
   result_clear (&result);
 
   run_evbus_env (&result, BAD_DIR, NULL, NULL);
-  assert_result (&result, 2, "", "evbus: no command given (commands: run, check, inspect; try \"evbus --help\")\n");
+  assert_result (&result, 2, "", "evbus: no command given (commands: run, check, inspect, explain; try \"evbus --help\")\n");
   result_clear (&result);
 
   run_evbus (&result, BAD_DIR, "--frobnicate");
@@ -432,7 +432,7 @@ static const BadConfig bad_configs[] = {
     "evb_plugin_descriptor: is it an evbus plugin? (define one with EVB_PLUGIN_DEFINE)\n" },
   { "abi-mismatch.json",
     "abi-mismatch.json:3:25: plugins[0].path: \"@PLUGINS@/evbus-abi-mismatch.so\" was built for evbus ABI 2.4, "
-    "this host speaks ABI 1.0: rebuild the plugin against this evbus\n" },
+    "this host speaks ABI 1.1: rebuild the plugin against this evbus\n" },
   { "unknown-option.json",
     "unknown-option.json:3:50: plugins[0].config.cout: unknown option (plugin \"ticker\" takes: count, type, "
     "ready, report, marker, emit_at_init, fail_init)\n" },
@@ -595,8 +595,8 @@ test_plugin_lookup_order (void **state)
   /* A bare name not found anywhere: every place tried is named. */
   write_file (config, "{ \"plugins\": [ { \"name\": \"t\", \"path\": \"clock\" } ] }\n");
   g_free (expected);
-  expected = g_strdup_printf ("lookup.json:1:31: plugins[0].path: plugin \"clock\" not found: no clock or "
-                              "evbus-clock.so in %s, %s, %s, %s\n",
+  expected = g_strdup_printf ("lookup.json:1:31: plugins[0].path: plugin \"clock\" not found: no clock, "
+                              "evbus-clock.so or clock.so in %s, %s, %s, %s\n",
                               dir, empty, EVB_TEST_PLUGIN_DIR, EVB_TEST_INSTALLED_PLUGIN_DIR);
   run_evbus_env (&result, dir, env, "check", "lookup.json", NULL);
   assert_result (&result, 2, "", expected);
@@ -604,6 +604,63 @@ test_plugin_lookup_order (void **state)
 
   g_unlink (config);
   g_rmdir (empty);
+  g_rmdir (dir);
+}
+
+/* A bare name, in one folder: as written, then "evbus-NAME.so", then
+ * "NAME.so" (what sdk/template builds); every name in a folder before the
+ * next folder. */
+static void
+test_plugin_lookup_bare_names (void **state)
+{
+  static const char *const names[] = { "ticker", "evbus-ticker.so", "ticker.so" };
+  g_autofree char *dir = g_dir_make_tmp ("evbus-cli-XXXXXX", NULL);
+  g_autofree char *config = g_build_filename (dir, "lookup.json", NULL);
+  g_autofree char *copy = g_build_filename (dir, "ticker.so", NULL);
+  g_autofree char *file_line = g_strdup_printf ("File         %s", copy);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *ticker = NULL;
+  gsize ticker_size;
+  Result result;
+
+  write_file (config, "{ \"plugins\": [ { \"name\": \"t\", \"path\": \"ticker\" } ] }\n");
+
+  /* Decoys under all three names in the config's folder, ahead of the
+   * real evbus-ticker.so on $EVBUS_PLUGIN_PATH: each one, removed in
+   * turn, shows the next name is what is tried next. */
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *decoy = g_build_filename (dir, names[i], NULL);
+
+      write_file (decoy, "not a plugin\n");
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree char *decoy = g_build_filename (dir, names[i], NULL);
+      g_autofree char *dl = dlopen_error (decoy);
+      g_autofree char *expected = g_strdup_printf ("lookup.json:1:31: plugins[0].path: \"%s\" is not a loadable "
+                                                   "shared object: %s\n", decoy, dl);
+
+      run_evbus (&result, dir, "check", "lookup.json");
+      assert_result (&result, 2, "", expected);
+      result_clear (&result);
+      g_unlink (decoy);
+    }
+
+  /* A real plugin built as NAME.so loads from the first folder. */
+  if (!g_file_get_contents (TICKER_SO, &ticker, &ticker_size, &error)
+      || !g_file_set_contents_full (copy, ticker, ticker_size, G_FILE_SET_CONTENTS_CONSISTENT, 0644, &error))
+    fail_msg ("%s", error->message);
+  run_evbus (&result, dir, "check", "lookup.json");
+  assert_result (&result, 0, "lookup.json: ok: 1 plugin, 0 routes\n", "");
+  result_clear (&result);
+  run_evbus (&result, dir, "inspect", "ticker");
+  assert_int_equal (result.status, 0);
+  assert_has_line (result.out, file_line);
+  result_clear (&result);
+
+  g_unlink (copy);
+  g_unlink (config);
   g_rmdir (dir);
 }
 
@@ -772,7 +829,7 @@ test_run_second_sigint_forces_exit (void **state)
 static const char ticker_text[] =
   "Name         ticker\n"
   "Version      1.2.3\n"
-  "ABI          1.0\n"
+  "ABI          1.1\n"
   "File         " TICKER_SO "\n"
   "Description  Emits numbered events and counts, completes, fails or holds them.\n"
   "\n"
@@ -813,7 +870,7 @@ test_inspect_text (void **state)
   assert_result (&result, 0,
                  "Name         needs-label\n"
                  "Version      0.1.0\n"
-                 "ABI          1.0\n"
+                 "ABI          1.1\n"
                  "File         " EVB_TEST_PLUGIN_DIR "/evbus-needs-label.so\n"
                  "Description  Takes events; needs a label.\n"
                  "\n"
@@ -855,7 +912,7 @@ test_inspect_json (void **state)
   description = parse_json (result.out);
   assert_string_equal (json_string_value (json_object_get (description, "name")), "ticker");
   assert_string_equal (json_string_value (json_object_get (description, "version")), "1.2.3");
-  assert_string_equal (json_string_value (json_object_get (description, "abi")), "1.0");
+  assert_string_equal (json_string_value (json_object_get (description, "abi")), "1.1");
   assert_string_equal (json_string_value (json_object_get (description, "file")), TICKER_SO);
   assert_string_equal (json_string_value (json_object_get (description, "description")),
                        "Emits numbered events and counts, completes, fails or holds them.");
@@ -902,7 +959,7 @@ test_inspect_errors (void **state)
   run_evbus (&result, BAD_DIR, "inspect", "abi-mismatch");
   assert_result (&result, 2, "",
                  "evbus inspect: \"" EVB_TEST_PLUGIN_DIR "/evbus-abi-mismatch.so\" was built for evbus ABI 2.4, "
-                 "this host speaks ABI 1.0: rebuild the plugin against this evbus\n");
+                 "this host speaks ABI 1.1: rebuild the plugin against this evbus\n");
   result_clear (&result);
 
   /* Relative to the current folder. */
@@ -917,8 +974,8 @@ test_inspect_errors (void **state)
   result_clear (&result);
 
   g_free (expected);
-  expected = g_strdup_printf ("evbus inspect: plugin \"clock\" not found: no clock or evbus-clock.so in %s, %s, "
-                              "%s\n", BAD_DIR, EVB_TEST_PLUGIN_DIR, EVB_TEST_INSTALLED_PLUGIN_DIR);
+  expected = g_strdup_printf ("evbus inspect: plugin \"clock\" not found: no clock, evbus-clock.so or clock.so in "
+                              "%s, %s, %s\n", BAD_DIR, EVB_TEST_PLUGIN_DIR, EVB_TEST_INSTALLED_PLUGIN_DIR);
   run_evbus (&result, BAD_DIR, "inspect", "clock");
   assert_result (&result, 2, "", expected);
   result_clear (&result);
@@ -933,6 +990,7 @@ main (void)
     cmocka_unit_test (test_command_help),
     cmocka_unit_test (test_usage_errors),
     cmocka_unit_test (test_plugin_lookup_order),
+    cmocka_unit_test (test_plugin_lookup_bare_names),
     cmocka_unit_test (test_check_good),
     cmocka_unit_test (test_run_until_idle),
     cmocka_unit_test (test_run_events_from_init),

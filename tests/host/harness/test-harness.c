@@ -144,15 +144,6 @@ add_greeter (EvbHarness *harness, const char *instance, const char *config_json)
 }
 
 static void
-run_until_count_ok (EvbHarness *harness, const char *pattern, guint count)
-{
-  g_autoptr (GError) error = NULL;
-
-  if (!evb_harness_run_until_count (harness, pattern, count, WAIT_MS, &error))
-    fail_msg ("%u of %s: %s", count, pattern, error->message);
-}
-
-static void
 assert_error (const GError *error, GQuark domain, gint code, const char *message)
 {
   assert_non_null (error);
