@@ -7,6 +7,8 @@
 #include <glib-unix.h>
 
 #include "build.h"
+#include "route-table.h"
+#include "run-trace.h"
 #include "cli.h"
 #include "trust.h"
 
@@ -92,9 +94,15 @@ evb_cli_run (int argc, char **argv)
   g_autofree char *lookup = evb_cli_plugin_lookup_help ("the config file's folder");
   g_autofree char *summary = NULL;
   gboolean exit_when_idle = FALSE;
+  g_autofree char *trace_pattern = NULL;
+  EvbRunTrace *trace = NULL;
   gboolean verbose = FALSE;
   gboolean allow_insecure = FALSE;
   const GOptionEntry entries[] = {
+    { "trace", 0, 0, G_OPTION_ARG_STRING, &trace_pattern,
+      "Print on stderr, for each event whose type matches PATTERN, one line per decision of dispatch "
+      "(routes matched and skipped with the failing filter condition, levels, results, job states, failures, "
+      "receipts), tagged with the event's trace id", "PATTERN" },
     { "exit-when-idle", 0, 0, G_OPTION_ARG_NONE, &exit_when_idle,
       "Stop once the inbox is empty, no job is in flight and no plugin source is active", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Print debug messages of the host and its plugins", NULL },
@@ -130,6 +138,16 @@ evb_cli_run (int argc, char **argv)
   if (verbose)
     enable_debug_messages ();
   evb_trust_set_enforced (!allow_insecure);
+  if (trace_pattern != NULL)
+    {
+      g_autoptr (GError) error = NULL;
+
+      if (!evb_pattern_validate (trace_pattern, &error))
+        {
+          fprintf (stderr, "evbus run: --trace: %s\n", error->message);
+          return EVB_EXIT_USAGE;
+        }
+    }
 
   config = evb_pipeline_load_config (file, errors);
   if (config == NULL)
@@ -160,6 +178,11 @@ evb_cli_run (int argc, char **argv)
       return EVB_EXIT_USAGE;
     }
   g_debug ("running %s: %u plugins, %u routes", file, config->plugins->len, config->routes->len);
+  if (trace_pattern != NULL)
+    {
+      trace = evb_run_trace_new (trace_pattern, route_ids, NULL);
+      evb_run_trace_attach (trace, bus);
+    }
 
   if (exit_when_idle)
     idle_id = g_timeout_add (IDLE_CHECK_INTERVAL_MS, quit_when_idle, &state);
@@ -176,5 +199,6 @@ evb_cli_run (int argc, char **argv)
   g_source_remove (sigint_id);
   g_source_remove (sigterm_id);
   evb_bus_free (bus);
+  evb_run_trace_free (trace);
   return EVB_EXIT_OK;
 }

@@ -116,6 +116,7 @@ struct _EvbDispatch {
   guint pending_jobs; /* jobs of the current level still running */
   gboolean handled;   /* a handler of the current level returned HANDLED */
   gboolean stopped;   /* a stop_on_failure route failed */
+  guint failures;     /* failures of its calls so far (for the tracer) */
   gboolean accepted;  /* some route passed pattern, owner and filter */
   gboolean on_heap;
 };
@@ -221,6 +222,8 @@ struct _EvbBus {
   EvbBusState state;
   EvbBusObserver observer;
   gpointer observer_data;
+  EvbBusTracer tracer;      /* `evbus run --trace`: NULL almost always */
+  gpointer tracer_data;
 
   /* Main thread counters. */
   guint64 dispatched;
@@ -239,6 +242,24 @@ struct _EvbBus {
   gint plugin_holds;        /* atomic: sum of plugin holds */
   gint rejected_oversize;   /* atomic: plugin emits over max_event_bytes (any thread) */
 };
+
+/* A decision of dispatch for the tracer (bus.h), when one is set.  The
+ * arguments are evaluated only then.  Compiled out with EVB_NO_TRACE (the
+ * benchmarks' twin core), so that bench/run can measure what it costs. */
+#ifdef EVB_NO_TRACE
+#define EVB_TRACE(bus, ...) ((void) 0)
+#else
+#define EVB_TRACE(bus, ...)                                                       \
+  G_STMT_START                                                                   \
+  {                                                                              \
+    if (G_UNLIKELY ((bus)->tracer != NULL))                                      \
+      {                                                                          \
+        EvbTraceRecord trace_record_ = { __VA_ARGS__ };                          \
+        (bus)->tracer ((bus), &trace_record_, (bus)->tracer_data);               \
+      }                                                                          \
+  }                                                                              \
+  G_STMT_END
+#endif
 
 /* dispatch.c */
 void evb_dispatch_event (EvbBus *bus, EvbEvent *event); /* takes @event */

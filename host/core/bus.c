@@ -330,6 +330,13 @@ evb_bus_set_observer (EvbBus *bus, EvbBusObserver observer, gpointer user_data)
   bus->observer_data = user_data;
 }
 
+void
+evb_bus_set_tracer (EvbBus *bus, EvbBusTracer tracer, gpointer user_data)
+{
+  bus->tracer = tracer;
+  bus->tracer_data = user_data;
+}
+
 static gboolean
 is_drained (EvbBus *bus)
 {

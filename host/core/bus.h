@@ -167,6 +167,40 @@ gboolean evb_bus_remove_route (EvbBus *bus, guint64 route_id);
 typedef void (*EvbBusObserver) (EvbBus *bus, const EvbEvent *event, gpointer user_data);
 void evb_bus_set_observer (EvbBus *bus, EvbBusObserver observer, gpointer user_data);
 
+/* The decisions of dispatch, one record each, for `evbus run --trace`.
+ * Called on the main thread as they are made; nothing is built while no
+ * tracer is set (one pointer test per decision). */
+typedef enum {
+  EVB_TRACE_DISPATCH, /* the event's dispatch begins: @count routes match its type */
+  EVB_TRACE_SKIPPED,  /* @route does not take it: @text says why (filter, owner gone) */
+  EVB_TRACE_LEVEL,    /* a priority level runs: @priority, @count routes */
+  EVB_TRACE_RESULT,   /* @route's handler returned @result (@job_id 0: a sync call) */
+  EVB_TRACE_JOB,      /* @route's job @job_id moved to state @text */
+  EVB_TRACE_FAILURE,  /* @route failed: @text is "domain code: message" */
+  EVB_TRACE_WALK_END, /* the levels are done: @text "failed, lower levels stopped"
+                       * (stop_on_failure), "failed", "handled", "done" or "unhandled"; a job
+                       * the walk stopped waiting for (timed out) may still run */
+  EVB_TRACE_RECEIPT,  /* the receipt was called: @text is its outcome */
+} EvbTraceStep;
+
+typedef struct {
+  EvbTraceStep step;
+  const EvbEvent *event;
+  guint64 route_id;        /* 0 when the step is about no route */
+  const char *route_label; /* "instance.handler", or NULL */
+  EvbMode mode;
+  gint priority;
+  guint count;
+  EvbResult result;
+  guint64 job_id;
+  const char *text;
+} EvbTraceRecord;
+
+typedef void (*EvbBusTracer) (EvbBus *bus, const EvbTraceRecord *record, gpointer user_data);
+
+/* Sets (or with NULL clears) the tracer.  Main thread. */
+void evb_bus_set_tracer (EvbBus *bus, EvbBusTracer tracer, gpointer user_data);
+
 /* TRUE when the inbox is empty, no dispatch waits on jobs, no job is queued
  * or running, and no plugin holds the bus.  Main thread. */
 gboolean evb_bus_is_idle (EvbBus *bus);

@@ -34,6 +34,9 @@ finish (EvbDispatch *dispatch)
       if (bus->settings.emit_unhandled)
         evb_report_unhandled (bus, dispatch->event);
     }
+  EVB_TRACE (bus, .step = EVB_TRACE_WALK_END, .event = dispatch->event,
+             .text = dispatch->stopped ? "failed, lower levels stopped" : dispatch->failures > 0 ? "failed"
+                     : dispatch->handled ? "handled" : dispatch->accepted ? "done" : "unhandled");
   evb_receipt_end_walk (dispatch->event, dispatch->accepted, dispatch->handled);
   evb_route_snapshot_unref (dispatch->snapshot);
   evb_event_unref (dispatch->event);
@@ -75,8 +78,23 @@ record_failure (EvbDispatch *dispatch, EvbRoute *route, EvbJob *job, const EvbFa
 
   evb_report_failure (bus, route, event, failure, job != NULL, job != NULL ? job->id : 0);
   evb_receipt_note_failure (event, failure);
-  if (dispatch != NULL && route->stop_on_failure)
-    dispatch->stopped = TRUE;
+#ifndef EVB_NO_TRACE
+  if (G_UNLIKELY (bus->tracer != NULL))
+    {
+      g_autofree char *text = g_strdup_printf ("%s %d: %s", failure->domain != NULL ? failure->domain : "?",
+                                               failure->code, failure->message != NULL ? failure->message : "");
+
+      EVB_TRACE (bus, .step = EVB_TRACE_FAILURE, .event = event, .route_id = route->id,
+                 .route_label = route->label, .mode = route->mode, .priority = route->priority,
+                 .job_id = job != NULL ? job->id : 0, .text = text);
+    }
+#endif
+  if (dispatch != NULL)
+    {
+      dispatch->failures++;
+      if (route->stop_on_failure)
+        dispatch->stopped = TRUE;
+    }
 }
 
 /* The one path for what a handler returned, sync or async, on the main
@@ -88,6 +106,11 @@ evb_dispatch_record_result (EvbDispatch *dispatch, EvbRoute *route, EvbJob *job,
                             const EvbFailure *failure)
 {
   gboolean failed = result != EVB_CONTINUE && result != EVB_HANDLED;
+
+  EVB_TRACE (job != NULL ? job->bus : dispatch->bus, .step = EVB_TRACE_RESULT,
+             .event = job != NULL ? job->event : dispatch->event, .route_id = route->id,
+             .route_label = route->label, .mode = route->mode, .priority = route->priority, .result = result,
+             .job_id = job != NULL ? job->id : 0);
 
   if (failed)
     route->stats.failed++;
@@ -166,6 +189,29 @@ run_sync (EvbDispatch *dispatch, EvbRoute *route)
     evb_failure_clear (&call.failure);
 }
 
+#ifndef EVB_NO_TRACE
+/* Why @route does not take the event, for the tracer only: the filter is
+ * evaluated once more, to say which condition failed. */
+static void
+trace_skipped (EvbDispatch *dispatch, EvbRoute *route, const char *why)
+{
+  g_autofree char *reason = NULL;
+  g_autofree char *text = NULL;
+
+  if (why == NULL)
+    {
+      evb_filter_explain (route->filter, dispatch->event->data, &reason);
+      why = text = g_strconcat ("filter ", reason != NULL ? reason : "refused it", NULL);
+    }
+  EVB_TRACE (dispatch->bus, .step = EVB_TRACE_SKIPPED, .event = dispatch->event, .route_id = route->id,
+             .route_label = route->label, .mode = route->mode, .priority = route->priority, .text = why);
+}
+#define TRACE_SKIPPED(dispatch, route, why) \
+  G_STMT_START { if (G_UNLIKELY ((dispatch)->bus->tracer != NULL)) trace_skipped ((dispatch), (route), (why)); } G_STMT_END
+#else
+#define TRACE_SKIPPED(dispatch, route, why) ((void) 0)
+#endif
+
 static EvbDispatch *
 move_to_heap (EvbDispatch *dispatch)
 {
@@ -194,6 +240,7 @@ run_route (EvbDispatch *dispatch, EvbRoute *route)
         {
           /* A dead owner is never called; its route goes now rather than
            * waiting for the finalize notice to arrive. */
+          TRACE_SKIPPED (dispatch, route, "its owner is gone");
           evb_bus_prune_route (dispatch->bus, route);
           return;
         }
@@ -201,6 +248,7 @@ run_route (EvbDispatch *dispatch, EvbRoute *route)
   route->stats.matched++;
   if (route->filter != NULL && !evb_filter_match (route->filter, dispatch->event->data))
     {
+      TRACE_SKIPPED (dispatch, route, NULL);
       route->stats.filtered++;
       g_clear_object (&owner);
       return;
@@ -234,6 +282,8 @@ walk (EvbDispatch *dispatch)
       while (end < snapshot->n_matches && snapshot->matches[end].priority == priority)
         end++;
       dispatch->next = end;
+      EVB_TRACE (dispatch->bus, .step = EVB_TRACE_LEVEL, .event = dispatch->event, .priority = priority,
+                 .count = end - start);
 
       for (guint i = start; i < end; i++)
         {
@@ -283,5 +333,6 @@ evb_dispatch_event (EvbBus *bus, EvbEvent *event)
   evb_receipt_begin (event);
   if (bus->observer != NULL)
     bus->observer (bus, event, bus->observer_data);
+  EVB_TRACE (bus, .step = EVB_TRACE_DISPATCH, .event = event, .count = dispatch.snapshot->n_matches);
   walk (&dispatch);
 }

@@ -14,6 +14,9 @@ static void
 set_state (EvbJob *job, EvbJobState state)
 {
   job->state = state;
+  EVB_TRACE (job->bus, .step = EVB_TRACE_JOB, .event = job->event, .route_id = job->route->id,
+             .route_label = job->route->label, .mode = job->route->mode, .priority = job->route->priority,
+             .job_id = job->id, .text = evb_job_state_to_string (state));
   evb_report_status (job->bus, job);
 }
 

@@ -62,20 +62,36 @@ fire (EvbReceiptState *state, guint64 event_id, EvbReceiptOutcome outcome, const
     state->destroy (state->data);
 }
 
+static const char *const outcome_names[] = {
+  [EVB_RECEIPT_HANDLED] = "handled",     [EVB_RECEIPT_DONE] = "done",       [EVB_RECEIPT_UNHANDLED] = "unhandled",
+  [EVB_RECEIPT_FAILED] = "failed",       [EVB_RECEIPT_DROPPED] = "dropped", [EVB_RECEIPT_REFUSED] = "refused",
+  [EVB_RECEIPT_CANCELLED] = "cancelled",
+};
+
+const char *
+evb_receipt_outcome_to_string (EvbReceiptOutcome outcome)
+{
+  return (guint) outcome < G_N_ELEMENTS (outcome_names) ? outcome_names[outcome] : "unknown";
+}
+
 /* The chain is over: failed > cancelled > handled > done > unhandled. */
 static void
-fire_chain (EvbReceiptState *state, guint64 event_id)
+fire_chain (EvbReceiptState *state, const EvbEvent *event)
 {
-  if (state->n_failures > 0)
-    fire (state, event_id, EVB_RECEIPT_FAILED, state->first.domain, state->first.code, state->first.message);
-  else if (state->cancelled)
-    fire (state, event_id, EVB_RECEIPT_CANCELLED, NULL, 0, NULL);
-  else if (state->handled)
-    fire (state, event_id, EVB_RECEIPT_HANDLED, NULL, 0, NULL);
-  else if (state->accepted)
-    fire (state, event_id, EVB_RECEIPT_DONE, NULL, 0, NULL);
+  EvbReceiptOutcome outcome = state->n_failures > 0 ? EVB_RECEIPT_FAILED
+                              : state->cancelled    ? EVB_RECEIPT_CANCELLED
+                              : state->handled      ? EVB_RECEIPT_HANDLED
+                              : state->accepted     ? EVB_RECEIPT_DONE
+                                                    : EVB_RECEIPT_UNHANDLED;
+  EvbBus *bus = evb_bus_link_get (state->link);
+  guint64 event_id = event->id;
+
+  if (bus != NULL)
+    EVB_TRACE (bus, .step = EVB_TRACE_RECEIPT, .event = event, .text = evb_receipt_outcome_to_string (outcome));
+  if (outcome == EVB_RECEIPT_FAILED)
+    fire (state, event_id, outcome, state->first.domain, state->first.code, state->first.message);
   else
-    fire (state, event_id, EVB_RECEIPT_UNHANDLED, NULL, 0, NULL);
+    fire (state, event_id, outcome, NULL, 0, NULL);
 }
 
 static EvbReceiptState *
@@ -110,7 +126,7 @@ evb_receipt_release (const EvbEvent *event)
     return;
   g_assert (state->open > 0);
   if (--state->open == 0 && !state->fired)
-    fire_chain (state, event->id);
+    fire_chain (state, event);
 }
 
 void

@@ -43,6 +43,9 @@ void evb_receipt_post_unrun (EvbEvent *event, EvbReceiptOutcome outcome, const G
 void evb_receipt_post_refused (EvbBus *bus, EvbReceiptFunc func, gpointer data, GDestroyNotify destroy,
                                const GError *reason);
 
+/* "handled", "done", ... as `evbus run --trace` and messages say it. */
+const char *evb_receipt_outcome_to_string (EvbReceiptOutcome outcome);
+
 /* @event's receipt fires now as cancelled, if it has not fired (a bus
  * abandoned under a handler that never returned). */
 void evb_receipt_cancel_now (const EvbEvent *event);

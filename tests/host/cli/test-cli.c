@@ -710,6 +710,69 @@ test_run_until_idle (void **state)
   result_clear (&result);
 }
 
+/* run --trace PATTERN: one line per decision about each "tick", its trace
+ * id first (random: checked to be one id per event, then masked).  The
+ * config has a filter with any/not, a wildcard route and three levels. */
+static void
+test_run_trace (void **state)
+{
+  g_autoptr (GRegex) trace_id = g_regex_new ("^trace ([0-9a-f]{32}) tick #([0-9]+): ", G_REGEX_MULTILINE, 0, NULL);
+  g_autoptr (GMatchInfo) match = NULL;
+  g_autoptr (GHashTable) ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autofree char *masked = NULL;
+  Result result;
+
+  run_evbus (&result, GOOD_DIR, "run", "--exit-when-idle", "--trace", "tick", "trace.json");
+  assert_int_equal (result.status, 0);
+  assert_string_equal (result.out, "");
+  /* One trace id per event, a different one for each event. */
+  for (g_regex_match (trace_id, result.err, 0, &match); g_match_info_matches (match); g_match_info_next (match, NULL))
+    {
+      g_autofree char *id = g_match_info_fetch (match, 1);
+      g_autofree char *event = g_match_info_fetch (match, 2);
+      const char *seen = g_hash_table_lookup (ids, event);
+
+      if (seen == NULL)
+        g_hash_table_insert (ids, g_strdup (event), g_strdup (id));
+      else
+        assert_string_equal (seen, id);
+    }
+  assert_int_equal (g_hash_table_size (ids), 2);
+  assert_string_not_equal (g_hash_table_lookup (ids, "1"), g_hash_table_lookup (ids, "2"));
+  masked = g_regex_replace_literal (trace_id, result.err, -1, 0, "trace @ tick: ", 0, NULL);
+  assert_string_equal (masked,
+    "trace @ tick: dispatch: 3 routes match the type\n"
+    "trace @ tick: level priority 5: 1 route\n"
+    "trace @ tick: routes[0] clock.count (sync): skipped, filter none of: (data.n: 1 is not 2; not: data.n: 1 is < 5)\n"
+    "trace @ tick: level priority 0: 1 route\n"
+    "trace @ tick: routes[1] clock.work (sync): returned CONTINUE\n"
+    "trace @ tick: level priority -1: 1 route\n"
+    "trace @ tick: routes[2] clock.fail (sync): returned FAILED\n"
+    "trace @ tick: routes[2] clock.fail (sync): failed: ticker 7: refusing event 1\n"
+    "trace @ tick: levels done: failed\n"
+    "trace @ tick: dispatch: 3 routes match the type\n"
+    "trace @ tick: level priority 5: 1 route\n"
+    "trace @ tick: routes[0] clock.count (sync): returned CONTINUE\n"
+    "trace @ tick: level priority 0: 1 route\n"
+    "trace @ tick: routes[1] clock.work (sync): returned CONTINUE\n"
+    "trace @ tick: level priority -1: 1 route\n"
+    "trace @ tick: routes[2] clock.fail (sync): returned FAILED\n"
+    "trace @ tick: routes[2] clock.fail (sync): failed: ticker 7: refusing event 2\n"
+    "trace @ tick: levels done: failed\n"
+    "evbus: dispatched 2 events, dropped 0, unhandled 0; jobs: 0 completed, 0 failed, 0 cancelled\n");
+  result_clear (&result);
+
+  /* A pattern no event matches prints nothing but the summary. */
+  run_evbus (&result, GOOD_DIR, "run", "--exit-when-idle", "--trace", "other.>", "trace.json");
+  assert_result (&result, 0, "",
+                 "evbus: dispatched 2 events, dropped 0, unhandled 0; jobs: 0 completed, 0 failed, 0 cancelled\n");
+  result_clear (&result);
+
+  run_evbus (&result, GOOD_DIR, "run", "--trace", "a..b", "trace.json");
+  assert_result (&result, 2, "", "evbus run: --trace: invalid pattern \"a..b\": empty segment 2\n");
+  result_clear (&result);
+}
+
 /* Events a plugin emits from init reach the config's routes: the routes
  * are in place before the loop first runs (compare with bad/
  * handler-not-found.json, where they must not). */
@@ -993,6 +1056,7 @@ main (void)
     cmocka_unit_test (test_plugin_lookup_bare_names),
     cmocka_unit_test (test_check_good),
     cmocka_unit_test (test_run_until_idle),
+    cmocka_unit_test (test_run_trace),
     cmocka_unit_test (test_run_events_from_init),
     cmocka_unit_test (test_run_verbose),
     cmocka_unit_test (test_run_sigterm),
