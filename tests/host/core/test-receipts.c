@@ -130,12 +130,15 @@ fail_with_code (EvbCall *call, const EvbEvent *event)
                         "failed %s", event->type);
 }
 
-/* Waits (a worker only) until the gate opens or the job is cancelled. */
+/* Waits (a worker only) until the gate opens or the job is cancelled;
+ * with data.stubborn, until the gate opens, cancelled or not. */
 static EvbResult
 gate (EvbCall *call, const EvbEvent *event)
 {
+  gboolean stubborn = json_is_true (json_object_get (event->data, "stubborn"));
+
   g_atomic_int_inc (&gate_entered);
-  while (!g_atomic_int_get (&gate_open) && !evb_call_is_cancelled (call))
+  while (!g_atomic_int_get (&gate_open) && (stubborn || !evb_call_is_cancelled (call)))
     g_usleep (200);
   return json_is_true (json_object_get (event->data, "claim")) ? EVB_HANDLED : EVB_CONTINUE;
 }
@@ -255,10 +258,12 @@ test_timeout_waits_for_the_stuck_job (void **state)
 
   add_route (harness, "a.stuck", "t.gate", "{\"mode\": \"async\", \"timeout_ms\": 20, \"priority\": 1}");
   add_route (harness, "a.stuck", "t.pass", NULL);
-  id = emit_seen (harness, "a.stuck", NULL, &seen, NULL);
+  id = emit_seen (harness, "a.stuck", "{\"stubborn\": true}", &seen, NULL);
   run_until_count_ok (harness, "evbus.failure", 1);
-  assert_int_equal (g_atomic_int_get (&seen.calls), 0);
-  run_until_seen (harness, &seen); /* the gate saw its cancellation */
+  run_until_count_ok (harness, "evbus.status.cancelling", 1);
+  assert_int_equal (g_atomic_int_get (&seen.calls), 0); /* the job still runs */
+  g_atomic_int_set (&gate_open, 1);
+  run_until_seen (harness, &seen);
   run_until_idle (harness);
   assert_outcome (&seen, id, EVB_RECEIPT_FAILED);
   assert_int_equal (seen.receipt.n_failures, 1);
