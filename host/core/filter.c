@@ -1315,11 +1315,12 @@ evb_filter_match (const EvbFilter *filter, json_t *data)
 gboolean
 evb_filter_explain (const EvbFilter *filter, json_t *data, char **reason)
 {
-  Trace trace = { NULL };
+  Trace trace;
   gboolean matched;
 
   g_return_val_if_fail (filter != NULL, FALSE);
 
+  memset (&trace, 0, sizeof trace);
   trace.steps = g_array_new (FALSE, FALSE, sizeof (Step));
   matched = filter_trace (filter->root, data, &trace) == EVAL_TRUE;
   if (reason != NULL)
