@@ -157,7 +157,6 @@ static void
 run_sync (EvbDispatch *dispatch, EvbRoute *route)
 {
   EvbCallPrivate call;
-  const EvbEvent *previous;
   gboolean timed;
   gboolean failed;
   gint64 started = 0;
@@ -170,10 +169,7 @@ run_sync (EvbDispatch *dispatch, EvbRoute *route)
   timed = route->timeout_ms > 0 || (++route->sync_calls & (EVB_SYNC_TIMING_SAMPLE - 1)) == 1;
   if (timed)
     started = g_get_monotonic_time ();
-  /* What the handler emits continues this event's trace. */
-  previous = evb_event_set_current (dispatch->event);
   result = route->func (&call.pub, dispatch->event);
-  evb_event_set_current (previous);
   if (timed)
     {
       elapsed = g_get_monotonic_time () - started;
@@ -272,6 +268,9 @@ static void
 walk (EvbDispatch *dispatch)
 {
   EvbRouteSnapshot *snapshot = dispatch->snapshot;
+  /* What the sync handlers emit continues this event's trace: set once
+   * for the walk, not per call (nothing else runs on this thread meanwhile). */
+  const EvbEvent *previous = evb_event_set_current (dispatch->event);
 
   while (dispatch->next < snapshot->n_matches)
     {
@@ -299,11 +298,15 @@ walk (EvbDispatch *dispatch)
       if (dispatch->pending_jobs > 0)
         {
           dispatch->bus->suspended++;
+          evb_event_set_current (previous);
           return;
         }
       if (dispatch->handled || dispatch->stopped)
         break;
     }
+  /* Before finish: a receipt it calls is a source's code, whose emits
+   * start traces of their own. */
+  evb_event_set_current (previous);
   finish (dispatch);
 }
 

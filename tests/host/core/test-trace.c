@@ -350,6 +350,34 @@ test_host_handler_emit_inherits (void **state)
   assert_int_equal (only (harness, "host.out")->parent_id, only (harness, "job.in")->id);
 }
 
+/* A receipt is a source's code: what it emits starts a trace of its own,
+ * though it runs at the end of the event's chain. */
+static void
+emit_from_receipt (const EvbReceipt *receipt, gpointer user_data)
+{
+  emit (user_data, "from.receipt", NULL);
+}
+
+static void
+test_receipt_emits_start_a_trace (void **state)
+{
+  g_autoptr (EvbHarness) harness = relay_harness ();
+  EvbEmitOptions options = EVB_EMIT_OPTIONS_INIT;
+  const EvbEvent *in, *next;
+
+  add_route (harness, "job.in", "r.relay", NULL);
+  options.receipt = emit_from_receipt;
+  options.receipt_data = harness;
+  assert_true (evb_harness_emit_full (harness, "job.in", NULL, &options, NULL) != 0);
+  run_until_count_ok (harness, "from.receipt", 1);
+  run_until_idle (harness);
+  in = only (harness, "job.in");
+  next = only (harness, "from.receipt");
+  assert_int_equal (next->parent_id, 0);
+  assert_false (in->trace_id_high == next->trace_id_high && in->trace_id_low == next->trace_id_low);
+  assert_same_trace (in, only (harness, "relay.out"));
+}
+
 /* "A 1.0 plugin still loads and works": built against the 1.0 header, its
  * emits inherit the trace all the same (the host knows which handler runs
  * on the emitting thread). */
@@ -386,6 +414,7 @@ main (void)
     cmocka_unit_test (test_invalid_traceparent_starts_a_trace),
     cmocka_unit_test (test_traceparent_parse),
     cmocka_unit_test (test_host_handler_emit_inherits),
+    cmocka_unit_test (test_receipt_emits_start_a_trace),
     cmocka_unit_test (test_abi_1_0_plugin),
   };
 
