@@ -41,7 +41,14 @@ print_text (const EvbPluginDescriptor *descriptor, const char *file)
 
   printf ("\nHandlers:\n");
   for (const EvbHandlerInfo *h = descriptor->handlers; h != NULL && h->name != NULL; h++, n++)
-    printf ("  %-*s  %s\n", (int) width, h->name, or_empty (h->doc));
+    {
+      EvbHandlerMode mode = evb_handler_get_mode (descriptor, h);
+
+      if (mode != EVB_HANDLER_MODE_EITHER)
+        printf ("  %-*s  (%s only) %s\n", (int) width, h->name, evb_handler_mode_to_string (mode), or_empty (h->doc));
+      else
+        printf ("  %-*s  %s\n", (int) width, h->name, or_empty (h->doc));
+    }
   if (n == 0)
     printf ("  (none)\n");
 
@@ -51,8 +58,10 @@ print_text (const EvbPluginDescriptor *descriptor, const char *file)
     {
       g_autofree char *fallback = o->default_json != NULL ? g_strdup_printf ("default %s", o->default_json)
                                                           : g_strdup ("required");
+      g_autofree char *limits = evb_option_describe_limits (descriptor, o);
 
-      printf ("  %-*s  %s, %s\n", (int) width, o->name, evb_option_type_to_string (o->type), fallback);
+      printf ("  %-*s  %s, %s%s%s\n", (int) width, o->name, evb_option_type_to_string (o->type), fallback,
+              limits != NULL ? ", " : "", limits != NULL ? limits : "");
       if (o->doc != NULL && o->doc[0] != '\0')
         printf ("  %-*s  %s\n", (int) width, "", o->doc);
     }
@@ -68,16 +77,27 @@ describe_json (const EvbPluginDescriptor *descriptor, const char *file)
   g_autofree char *abi = g_strdup_printf ("%u.%u", descriptor->abi_major, descriptor->abi_minor);
 
   for (const EvbHandlerInfo *h = descriptor->handlers; h != NULL && h->name != NULL; h++)
-    json_array_append_new (handlers, json_pack ("{s:s, s:s}", "name", h->name, "doc", or_empty (h->doc)));
+    {
+      json_t *handler = json_pack ("{s:s, s:s}", "name", h->name, "doc", or_empty (h->doc));
+      EvbHandlerMode mode = evb_handler_get_mode (descriptor, h);
+
+      if (mode != EVB_HANDLER_MODE_EITHER)
+        json_object_set_new (handler, "mode", json_string (evb_handler_mode_to_string (mode)));
+      json_array_append_new (handlers, handler);
+    }
   for (const EvbOptionInfo *o = descriptor->options; o != NULL && o->name != NULL; o++)
     {
       json_t *option = json_pack ("{s:s, s:s}", "name", o->name, "type", evb_option_type_to_string (o->type));
+      json_t *limits = evb_option_limits_to_json (descriptor, o);
 
       /* The descriptor check already parsed every default. */
       if (o->default_json != NULL)
         json_object_set_new (option, "default", json_loads (o->default_json, JSON_DECODE_ANY, NULL));
       json_object_set_new (option, "required", json_boolean (o->default_json == NULL));
       json_object_set_new (option, "doc", json_string (or_empty (o->doc)));
+      if (limits != NULL)
+        json_object_update (option, limits); /* "min", "max" or "choices" */
+      json_decref (limits);
       json_array_append_new (options, option);
     }
   return json_pack ("{s:s, s:s, s:s, s:s, s:s, s:o, s:o}",

@@ -79,6 +79,7 @@ struct _EvbRoute {
   guint timeout_ms;
   guint max_concurrency;
   gboolean stop_on_failure;
+  json_t *params;  /* the route's "params" (a private copy, read-only), or NULL */
 
   gboolean has_owner;
   GWeakRef owner;
@@ -133,6 +134,7 @@ void evb_failure_clear (EvbFailure *failure);
 /* Private view of a handler call; EvbCall comes first so the API can cast. */
 typedef struct {
   EvbCall pub;
+  EvbRoute *route; /* borrowed: the snapshot or the job holds it */
   EvbJob *job; /* NULL for sync calls */
   EvbFailure failure;
   gboolean failure_set;

@@ -14,6 +14,7 @@ evb_call_init (EvbCallPrivate *call, EvbRoute *route, EvbJob *job)
   call->pub.plugin = route->plugin != NULL ? &route->plugin->handle : NULL;
   call->pub.instance_data = route->plugin != NULL ? route->plugin->handle.instance_data : NULL;
   call->pub.route_data = route->user_data;
+  call->route = route;
   call->job = job;
   call->failure.domain = NULL;
   call->failure.code = 0;

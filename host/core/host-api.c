@@ -238,6 +238,12 @@ api_stats (EvbPlugin *plugin)
   return evb_bus_stats (instance_of (plugin)->bus);
 }
 
+static json_t *
+api_call_params (EvbCall *call)
+{
+  return ((EvbCallPrivate *) call)->route->params;
+}
+
 const EvbHostApi evb_host_api = {
   .abi_major = EVB_ABI_MAJOR,
   .abi_minor = EVB_ABI_MINOR,
@@ -257,4 +263,5 @@ const EvbHostApi evb_host_api = {
   .release = api_release,
   .stats = api_stats,
   .emit_full = api_emit_full,
+  .call_params = api_call_params,
 };

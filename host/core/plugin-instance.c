@@ -6,14 +6,21 @@
 
 #include "plugin-abi.h"
 
+/* An instance as this file allocates it: the core's struct first, then what
+ * only this file reads. */
+typedef struct {
+  EvbPluginInstance base;
+  gboolean stop_called; /* the plugin's stop ran (or never will); main thread */
+} InstanceState;
+
 EvbHandlerFunc
 evb_plugin_instance_find_handler (EvbPluginInstance *instance, const char *name, GError **error)
 {
+  const EvbHandlerInfo *found = evb_plugin_descriptor_find_handler (instance->descriptor, name);
   GString *names;
 
-  for (const EvbHandlerInfo *h = instance->descriptor->handlers; h != NULL && h->name != NULL; h++)
-    if (strcmp (h->name, name) == 0)
-      return h->func;
+  if (found != NULL)
+    return found->func;
   names = g_string_new (NULL);
   for (const EvbHandlerInfo *h = instance->descriptor->handlers; h != NULL && h->name != NULL; h++)
     g_string_append_printf (names, "%s%s", names->len > 0 ? ", " : "", h->name);
@@ -42,7 +49,24 @@ evb_plugin_instance_unref (EvbPluginInstance *instance)
   g_array_unref (instance->sources);
   g_free (instance->name);
   g_free (instance->path);
-  g_free (instance);
+  g_free ((InstanceState *) instance);
+}
+
+/* The plugin's stop (ABI 1.1), at most once, and only after a successful
+ * init: the first time its sources are stopped, which is the start of the
+ * bus's shutdown (bus.c), or its own shutdown if that comes first. */
+static void
+call_stop (EvbPluginInstance *instance)
+{
+  InstanceState *state = (InstanceState *) instance;
+  EvbPluginStopFunc stop;
+
+  if (!instance->initialized || state->stop_called)
+    return;
+  state->stop_called = TRUE;
+  stop = evb_plugin_descriptor_get_stop (instance->descriptor);
+  if (stop != NULL)
+    stop (&instance->handle);
 }
 
 void
@@ -50,6 +74,8 @@ evb_plugin_instance_stop_sources (EvbPluginInstance *instance)
 {
   GMainContext *context = instance->bus->context;
 
+  /* "Sources stop now" first: the plugin may remove its own sources. */
+  call_stop (instance);
   while (instance->sources->len > 0)
     {
       guint id = g_array_index (instance->sources, guint, instance->sources->len - 1);
@@ -80,7 +106,8 @@ static EvbPluginInstance *
 instance_new (EvbBus *bus, const char *name, const char *path, const EvbPluginDescriptor *descriptor,
               gpointer module, GDestroyNotify unload)
 {
-  EvbPluginInstance *instance = g_new0 (EvbPluginInstance, 1);
+  InstanceState *state = g_new0 (InstanceState, 1);
+  EvbPluginInstance *instance = &state->base;
 
   instance->ref_count = 1;
   instance->bus = bus;

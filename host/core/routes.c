@@ -6,6 +6,7 @@
  * no event came is not kept forever either. */
 #include "bus-private.h"
 
+#include "json-text.h"
 #include "plugin-abi.h"
 #include "tsan.h"
 
@@ -100,6 +101,7 @@ evb_route_unref (EvbRoute *route)
   g_clear_pointer (&route->report_fields, json_decref);
   g_clear_pointer (&route->report_type, json_decref);
   g_clear_pointer (&route->plugin, evb_plugin_instance_unref);
+  json_decref (route->params);
   g_free (route->pattern);
   g_free (route->label);
   g_free (route->handler);
@@ -124,6 +126,11 @@ evb_route_check_on_failure (const char *type, GError **error)
 {
   return evb_event_type_validate (type, error) && evb_event_type_check_unreserved (type, error);
 }
+
+/* A 1.0 plugin's EvbRouteSpec ends at stop_on_failure; 1.1 appended params. */
+#define ROUTE_SPEC_1_0_SIZE (G_STRUCT_OFFSET (EvbRouteSpec, stop_on_failure) + sizeof (gboolean))
+#define ROUTE_SPEC_HAS(spec, field) \
+  ((spec)->struct_size >= G_STRUCT_OFFSET (EvbRouteSpec, field) + sizeof ((spec)->field))
 
 static gboolean
 resolve_handler (EvbPluginInstance *plugin, const EvbRouteSpec *spec, EvbRoute *route, GError **error)
@@ -158,6 +165,24 @@ resolve_handler (EvbPluginInstance *plugin, const EvbRouteSpec *spec, EvbRoute *
   return TRUE;
 }
 
+/* A handler that declares a mode (EvbHandlerInfo.mode, ABI 1.1) takes
+ * routes of that mode only. */
+static gboolean
+check_handler_mode (EvbPluginInstance *plugin, const EvbRouteSpec *spec, GError **error)
+{
+  const EvbHandlerInfo *info = evb_plugin_descriptor_find_handler (plugin->descriptor, spec->handler);
+  EvbHandlerMode declared = info != NULL ? evb_handler_get_mode (plugin->descriptor, info) : EVB_HANDLER_MODE_EITHER;
+  EvbHandlerMode wanted = spec->mode == EVB_MODE_ASYNC ? EVB_HANDLER_MODE_ASYNC : EVB_HANDLER_MODE_SYNC;
+
+  if (declared == EVB_HANDLER_MODE_EITHER || declared == wanted)
+    return TRUE;
+  g_set_error (error, EVB_PLUGIN_ERROR, EVB_PLUGIN_ERROR_HANDLER_MODE,
+               "handler \"%s.%s\" is declared %s, the route is %s: give the route \"mode\": \"%s\"", plugin->name,
+               spec->handler, evb_handler_mode_to_string (declared), evb_handler_mode_to_string (wanted),
+               evb_handler_mode_to_string (declared));
+  return FALSE;
+}
+
 /* `route on "PATTERN": KEY: message`, keeping the rule's error code. */
 static EvbRoute *
 fail_on_key (GError **error, const EvbRouteSpec *spec, const char *key, const GError *rule_error)
@@ -172,15 +197,19 @@ route_new_from_spec (EvbPluginInstance *plugin, const EvbRouteSpec *spec, GError
 {
   g_autoptr (GError) local_error = NULL;
   g_autofree char *error_path = NULL;
+  json_t *params = NULL;
   EvbRoute *route;
 
-  if (spec->struct_size < sizeof (EvbRouteSpec))
+  /* A 1.0 plugin's spec ends at stop_on_failure. */
+  if (spec->struct_size < ROUTE_SPEC_1_0_SIZE)
     {
       g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_ROUTE,
-                   "EvbRouteSpec.struct_size is %u, expected %u: initialise specs with EVB_ROUTE_SPEC_INIT",
-                   spec->struct_size, (guint) sizeof (EvbRouteSpec));
+                   "EvbRouteSpec.struct_size is %u, expected at least %u: initialise specs with EVB_ROUTE_SPEC_INIT",
+                   spec->struct_size, (guint) ROUTE_SPEC_1_0_SIZE);
       return NULL;
     }
+  if (ROUTE_SPEC_HAS (spec, params))
+    params = spec->params;
   if (!evb_pattern_validate (spec->pattern, &local_error))
     {
       g_set_error_literal (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_TYPE, local_error->message);
@@ -196,6 +225,13 @@ route_new_from_spec (EvbPluginInstance *plugin, const EvbRouteSpec *spec, GError
     return fail_on_key (error, spec, "max_concurrency", local_error);
   if (spec->on_failure != NULL && !evb_route_check_on_failure (spec->on_failure, &local_error))
     return fail_on_key (error, spec, "on_failure", local_error);
+  if (params != NULL && !json_is_object (params))
+    {
+      g_autofree char *got = evb_json_describe (params);
+
+      g_set_error (&local_error, EVB_BUS_ERROR, EVB_BUS_ERROR_INVALID_ROUTE, "expected an object, got %s", got);
+      return fail_on_key (error, spec, "params", local_error);
+    }
 
   route = g_new0 (EvbRoute, 1);
   route->ref_count = 1;
@@ -212,6 +248,11 @@ route_new_from_spec (EvbPluginInstance *plugin, const EvbRouteSpec *spec, GError
     route->plugin = evb_plugin_instance_ref (plugin);
   if (!resolve_handler (plugin, spec, route, error))
     goto fail;
+  if (spec->func == NULL && !check_handler_mode (plugin, spec, error))
+    goto fail;
+  /* A copy, read-only: handlers on several workers read it at once. */
+  if (params != NULL)
+    route->params = json_deep_copy (params);
   if (spec->filter != NULL)
     {
       route->filter = evb_filter_compile (spec->filter, "filter", &error_path, &local_error);

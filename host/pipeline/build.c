@@ -67,13 +67,18 @@ load_plugin (EvbBus *bus, EvbConfig *config, EvbConfigPlugin *plugin, GPtrArray 
     }
   if (check_options (config, plugin, descriptor, errors))
     {
-      if (evb_plugin_load (bus, plugin->name, file, plugin->config, &error) != NULL)
+      /* Paths in options are relative to the config file's folder
+       * (DESIGN "Stock plugins"), not to wherever evbus was started. */
+      json_t *options = evb_plugin_options_resolve_paths (descriptor, plugin->config, config->base_dir);
+
+      if (evb_plugin_load (bus, plugin->name, file, options, &error) != NULL)
         {
           g_debug ("loaded plugin \"%s\" from %s", plugin->name, file);
           loaded = TRUE;
         }
       else
         add_error_line (errors, config, plugin->json_path, error->message);
+      json_decref (options);
     }
   evb_plugin_module_close (module);
   return loaded;

@@ -6,11 +6,12 @@
 #include "event.h"
 #include "filter.h"
 #include "json-text.h"
+#include "plugin-abi.h"
 #include "route-table.h"
 
 const char *const evb_route_keys[] = {
   "on", "handler", "mode", "priority", "filter", "on_failure", "timeout_ms", "max_concurrency",
-  "stop_on_failure", NULL,
+  "stop_on_failure", "params", NULL,
 };
 
 /* Indexed by EvbMode. */
@@ -69,6 +70,7 @@ evb_config_route_free (EvbConfigRoute *route)
   g_free (route->handler);
   json_decref (route->filter);
   g_free (route->on_failure);
+  json_decref (route->params);
   g_free (route->json_path);
   g_free (route);
 }
@@ -207,6 +209,14 @@ evb_route_read (const EvbJsonReader *reader, json_t *entry, const char *path, gb
         }
       else if (g_str_equal (key, "stop_on_failure"))
         ok &= evb_json_read_bool (reader, value, member, &route->stop_on_failure);
+      else if (g_str_equal (key, "params"))
+        {
+          /* Whatever the handler makes of it: an object, read by no one here. */
+          if (evb_json_read_object (reader, value, member))
+            route->params = json_incref (value);
+          else
+            ok = FALSE;
+        }
     }
 
   /* Judged after the loop because "mode" may come after "max_concurrency"
@@ -228,6 +238,10 @@ evb_route_error_key (const GError *error)
    * handler the plugin does not export. */
   if (g_error_matches (error, EVB_BUS_ERROR, EVB_BUS_ERROR_NO_HANDLER))
     return "handler";
+  /* ... and a mode its handler does not run in (whether the route wrote
+   * "mode" or took the default, sync). */
+  if (g_error_matches (error, EVB_PLUGIN_ERROR, EVB_PLUGIN_ERROR_HANDLER_MODE))
+    return "mode";
   return NULL;
 }
 
@@ -258,4 +272,5 @@ evb_config_route_to_spec (const EvbConfigRoute *route, EvbRouteSpec *spec)
   spec->timeout_ms = route->timeout_ms;
   spec->max_concurrency = route->max_concurrency;
   spec->stop_on_failure = route->stop_on_failure;
+  spec->params = route->params;
 }

@@ -28,6 +28,7 @@ typedef struct {
   guint timeout_ms;       /* 0: none */
   guint max_concurrency;  /* 0: unlimited; only ever set on async routes */
   gboolean stop_on_failure;
+  json_t *params;         /* owned reference to an object, or NULL if absent */
   char *json_path;        /* "routes[2]" */
 } EvbConfigRoute;
 
@@ -46,7 +47,8 @@ void evb_config_route_free (EvbConfigRoute *route);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (EvbConfigRoute, evb_config_route_free)
 
 /* The route key an error of evb_bus_add_route () is about ("handler" for
- * a handler the plugin does not have), or NULL for the route as a whole. */
+ * a handler the plugin does not have, "mode" for a mode its handler does
+ * not run in), or NULL for the route as a whole. */
 const char *evb_route_error_key (const GError *error);
 
 /* `unknown plugin instance "x" (declared: a, b)`, or `(no plugins are

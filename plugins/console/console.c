@@ -6,8 +6,9 @@
  *   handler count   counts the events it sees, prints nothing
  *   handler report  emits console.count {"count": N}: how many events `count` has seen so far
  *   option  format  string   "line"   "line": [type] source=NAME key=value ...
- *                                     "json": {"type", "id", "source", "data"}
- *   option  path    string   "-"      file to write; "-" is standard output
+ *                                     "json": {"type", "id", "source", "data"} (no other value)
+ *   option  path    path     "-"      file to write, relative to the config file's folder;
+ *                                     "-" is standard output
  *   option  append  boolean  false    append to the file instead of truncating it at start
  *   option  prefix  string   ""       text put in front of every line (say why this route prints)
  *
@@ -226,16 +227,10 @@ console_free (Console *console)
 static gboolean
 console_init (EvbPlugin *plugin, GError **error)
 {
-  const char *format = evb_plugin_get_string (plugin, "format");
-  const char *path = evb_plugin_get_string (plugin, "path");
+  const char *format = evb_plugin_get_string (plugin, "format"); /* "line" or "json": the host checked it */
+  const char *path = evb_plugin_get_string (plugin, "path");     /* absolute, or "-" */
   gboolean to_stdout = strcmp (path, "-") == 0;
   Console *console;
-
-  if (strcmp (format, "line") != 0 && strcmp (format, "json") != 0)
-    {
-      g_set_error (error, console_error_quark (), 0, "format must be \"line\" or \"json\", got \"%s\"", format);
-      return FALSE;
-    }
 
   console = g_new0 (Console, 1);
   g_mutex_init (&console->lock);
@@ -275,9 +270,9 @@ static const EvbHandlerInfo console_handlers[] = {
 };
 
 static const EvbOptionInfo console_options[] = {
-  EVB_OPTION ("format", EVB_OPTION_STRING, "\"line\"",
+  EVB_OPTION_CHOICE ("format", "\"line\"", EVB_CHOICES ("line", "json"),
       "\"line\" ([type] source=... key=value ...) or \"json\" (one object)"),
-  EVB_OPTION ("path", EVB_OPTION_STRING, "\"-\"", "File to write; \"-\" is standard output"),
+  EVB_OPTION_PATH ("path", "\"-\"", "File to write, relative to the config file's folder; \"-\" is standard output"),
   EVB_OPTION ("append", EVB_OPTION_BOOL, "false",
       "Append to the file instead of truncating it when the plugin starts"),
   EVB_OPTION ("prefix", EVB_OPTION_STRING, "\"\"",

@@ -30,10 +30,6 @@
 /* Sees status and failure events before any handler can stop their chain. */
 #define OBSERVER_PRIORITY 1000000
 
-#define DASH_ERROR (dash_error_quark ())
-static GQuark dash_error_quark (void);
-G_DEFINE_QUARK (evb-dashboard-error-quark, dash_error)
-
 /* evbus.status.<state>: only subscribed while a stream asks for it. */
 static EvbResult
 on_status (EvbCall *call, const EvbEvent *event)
@@ -262,23 +258,6 @@ dashboard_free (Dashboard *self)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Dashboard, dashboard_free)
 
-/* Reads an integer option and checks its range; the host already checked
- * the type. */
-static gboolean
-int_option (EvbPlugin *plugin, const char *name, gint64 min, gint64 max, guint *out, GError **error)
-{
-  gint64 value = evb_plugin_get_int (plugin, name);
-
-  if (value < min || value > max)
-    {
-      g_set_error (error, DASH_ERROR, 0, "option \"%s\": %" G_GINT64_FORMAT " is out of range (%" G_GINT64_FORMAT
-                   "..%" G_GINT64_FORMAT ")", name, value, min, max);
-      return FALSE;
-    }
-  *out = (guint) value;
-  return TRUE;
-}
-
 static guint64
 subscribe (Dashboard *self, const char *pattern, const char *label, EvbHandlerFunc func, gpointer user_data,
            GError **error)
@@ -307,18 +286,12 @@ dashboard_init (EvbPlugin *plugin, GError **error)
    * runs the bus: the context that is thread-default while init runs. */
   self->context = g_main_context_ref_thread_default ();
   self->token = token != NULL && *token != '\0' ? g_strdup (token) : NULL;
+  /* The host checked every option against its range (the table below). */
   self->failure_rate_threshold = evb_plugin_get_double (plugin, "failure_rate");
-  if (!int_option (plugin, "history", 1, 100000, &self->history, error)
-      || !int_option (plugin, "sse_buffer_kb", 1, 1024 * 1024, &buffer_kb, error)
-      || !int_option (plugin, "window_s", 1, 86400, &self->window_s, error)
-      || !int_option (plugin, "stall_s", 1, 86400 * 7, &self->stall_s, error))
-    return FALSE;
-  if (!(self->failure_rate_threshold >= 0.0 && self->failure_rate_threshold <= 1.0))
-    {
-      g_set_error (error, DASH_ERROR, 0, "option \"failure_rate\": %g is not a share between 0 and 1",
-                   self->failure_rate_threshold);
-      return FALSE;
-    }
+  self->history = (guint) evb_plugin_get_int (plugin, "history");
+  buffer_kb = (guint) evb_plugin_get_int (plugin, "sse_buffer_kb");
+  self->window_s = (guint) evb_plugin_get_int (plugin, "window_s");
+  self->stall_s = (guint) evb_plugin_get_int (plugin, "stall_s");
   self->sse_buffer_cap = (gsize) buffer_kb * 1024;
   g_queue_init (&self->failures);
   self->samples = g_array_new (FALSE, FALSE, sizeof (DashSample));
@@ -378,13 +351,13 @@ static const EvbOptionInfo options[] = {
       "must be true to listen on an address other than loopback"),
   EVB_OPTION ("token", EVB_OPTION_STRING, "\"\"",
       "bearer token required on every request (Authorization: Bearer, or ?token= for the page); \"\": none"),
-  EVB_OPTION ("history", EVB_OPTION_INT, "50", "how many recent failures to keep"),
-  EVB_OPTION ("sse_buffer_kb", EVB_OPTION_INT, "256",
+  EVB_OPTION_INT_RANGE ("history", "50", 1, 100000, "how many recent failures to keep"),
+  EVB_OPTION_INT_RANGE ("sse_buffer_kb", "256", 1, 1024 * 1024,
       "unsent KiB an /events client may fall behind before it is cut off"),
-  EVB_OPTION ("failure_rate", EVB_OPTION_DOUBLE, "0.5",
+  EVB_OPTION_DOUBLE_RANGE ("failure_rate", "0.5", 0.0, 1.0,
       "/healthz fails when this share of handler runs failed in the window"),
-  EVB_OPTION ("window_s", EVB_OPTION_INT, "30", "failure-rate window in seconds"),
-  EVB_OPTION ("stall_s", EVB_OPTION_INT, "60",
+  EVB_OPTION_INT_RANGE ("window_s", "30", 1, 86400, "failure-rate window in seconds"),
+  EVB_OPTION_INT_RANGE ("stall_s", "60", 1, 86400 * 7,
       "/healthz fails when a job stays in flight longer than this (seconds)"),
   EVB_OPTIONS_END
 };

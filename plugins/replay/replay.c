@@ -5,8 +5,10 @@
  *   emits   one event per line {"type": "a.b", "data": {...}} ("data" optional, {} when absent),
  *           in file order; then replay.done {"path", "lines", "emitted", "errors"} at the end of
  *           each pass (lines: every line read, blank and comment lines included)
- *   option  path         string   required  file to read; "-" reads standard input
+ *   option  path         path     required  file to read, relative to the config file's folder;
+ *                                            "-" reads standard input
  *   option  interval_ms  integer  0         pause between two emitted events, in milliseconds
+ *                                            (0 to 2147483647)
  *   option  loop         boolean  false     start over at the top after each pass (files only)
  *
  * Blank lines and lines whose first non-blank character is '#' are skipped.
@@ -22,8 +24,8 @@
  * so that a slow stdin or a long pause never blocks the main loop.  The
  * instance holds the host (evb_plugin_hold) from init until its input ends,
  * so "run until idle" waits for the whole file.  The reader stops as soon
- * as the host stops plugin sources (the start of shutdown), and shutdown
- * joins it; a wake-up pipe interrupts its waits on input and pauses.
+ * as the host calls stop (the start of shutdown), and shutdown joins it; a
+ * wake-up pipe interrupts its waits on input and pauses.
  */
 #include <evbus/plugin.h>
 
@@ -436,35 +438,15 @@ replay_free (Replay *replay)
 }
 
 static gboolean
-keep_watching (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-/* The destroy notify of a timeout that never fires: the host destroys a
- * plugin's sources when shutdown begins, which is the moment a source must
- * stop emitting.  The SDK has no other way to hear it. */
-static void
-sources_stopped (gpointer data)
-{
-  request_stop (data);
-}
-
-static gboolean
 replay_init (EvbPlugin *plugin, GError **error)
 {
+  /* Absolute (or "-"): the host resolved it against the config's folder. */
   const char *path = evb_plugin_get_string (plugin, "path");
-  gint64 interval_ms = evb_plugin_get_int (plugin, "interval_ms");
+  gint64 interval_ms = evb_plugin_get_int (plugin, "interval_ms"); /* in range: the host checked it */
   gboolean loop = evb_plugin_get_bool (plugin, "loop");
   gboolean from_stdin = g_strcmp0 (path, "-") == 0;
   Replay *replay;
 
-  if (interval_ms < 0 || interval_ms > G_MAXINT)
-    {
-      g_set_error (error, replay_error_quark (), 0, "interval_ms must be between 0 and %d, got %" G_GINT64_FORMAT,
-                   G_MAXINT, interval_ms);
-      return FALSE;
-    }
   if (loop && from_stdin)
     {
       g_set_error_literal (error, replay_error_quark (), 0,
@@ -499,15 +481,20 @@ replay_init (EvbPlugin *plugin, GError **error)
       evb_plugin_release (plugin);
       goto fail;
     }
-  /* Last: nothing may fail after it, or the host's rollback would call
-   * sources_stopped() on a freed instance. */
-  evb_plugin_add_timeout (plugin, G_MAXUINT, keep_watching, replay, sources_stopped);
   plugin->instance_data = replay;
   return TRUE;
 
 fail:
   replay_free (replay);
   return FALSE;
+}
+
+/* The host begins to shut down: emit nothing more.  Shutdown joins the
+ * reader; here it is only told, so that the host's drain starts at once. */
+static void
+replay_stop (EvbPlugin *plugin)
+{
+  request_stop (plugin->instance_data);
 }
 
 static void
@@ -528,11 +515,12 @@ static const EvbHandlerInfo replay_handlers[] = {
 };
 
 static const EvbOptionInfo replay_options[] = {
-  EVB_OPTION ("path", EVB_OPTION_STRING, NULL, "JSON-lines file to replay; \"-\" reads standard input"),
-  EVB_OPTION ("interval_ms", EVB_OPTION_INT, "0", "Pause between two emitted events, in milliseconds"),
+  EVB_OPTION_PATH ("path", NULL,
+      "JSON-lines file to replay, relative to the config file's folder; \"-\" reads standard input"),
+  EVB_OPTION_INT_RANGE ("interval_ms", "0", 0, G_MAXINT, "Pause between two emitted events, in milliseconds"),
   EVB_OPTION ("loop", EVB_OPTION_BOOL, "false", "Start over at the top of the file after each pass"),
   EVB_OPTIONS_END,
 };
 
-EVB_PLUGIN_DEFINE ("replay", "0.1.0", "Emits the events of a JSON-lines file or stdin, with optional pacing",
-                   replay_handlers, replay_options, replay_init, replay_shutdown);
+EVB_PLUGIN_DEFINE_WITH ("replay", "0.1.0", "Emits the events of a JSON-lines file or stdin, with optional pacing",
+                        replay_handlers, replay_options, replay_init, replay_shutdown, .stop = replay_stop);

@@ -12,7 +12,7 @@
  *                   fails 404 "update of item N failed: no such item"
  *   option  path        string   ":memory:"  database file, created when missing, put in WAL mode
  *   option  latency_ms  integer  0           artificial latency before each handler's work, so
- *                                            that the loop's responsiveness can be seen
+ *                                            that the loop's responsiveness can be seen (0 to 600000)
  *   option  seed        boolean  true        insert a catalog of 20 items when the table is empty
  *
  * The table is items(id INTEGER PRIMARY KEY, name TEXT, price REAL,
@@ -24,7 +24,8 @@
  * origin's "request_id" when it has one, so that a requester can match
  * answers to questions.
  *
- * Threads: handlers meant to run async, on several workers at once.  Each
+ * Threads: the handlers are async only (a sync route to one does not
+ * load), on several workers at once.  Each
  * takes a connection from a small pool for its database work only, so a
  * connection is used by one thread at a time (opened SQLITE_OPEN_NOMUTEX,
  * handed over under the pool's lock).  A ":memory:" database lives inside
@@ -263,12 +264,6 @@ store_init (EvbPlugin *plugin, GError **error)
   Store *store;
   sqlite3 *db;
 
-  if (latency_ms < 0 || latency_ms > LATENCY_MAX_MS)
-    {
-      g_set_error (error, store_error_quark (), 0, "latency_ms must be between 0 and %d, got %" G_GINT64_FORMAT,
-                   LATENCY_MAX_MS, latency_ms);
-      return FALSE;
-    }
   if (*path == '\0')
     {
       /* SQLite's "" is a private temporary file: one per connection. */
@@ -608,11 +603,11 @@ db_error:
 }
 
 static const EvbHandlerInfo store_handlers[] = {
-  EVB_HANDLER ("search", store_search,
+  EVB_HANDLER_ASYNC ("search", store_search,
       "Finds items whose name contains data.query (optional data.limit); emits search.results."),
-  EVB_HANDLER ("fetch", store_fetch,
+  EVB_HANDLER_ASYNC ("fetch", store_fetch,
       "Reads item data.id; emits fetch.result, fails 404 when there is no such item."),
-  EVB_HANDLER ("update", store_update,
+  EVB_HANDLER_ASYNC ("update", store_update,
       "Sets data.name and/or data.price of item data.id; emits update.done, "
       "fails 404 when there is no such item."),
   EVB_HANDLERS_END,
@@ -621,7 +616,7 @@ static const EvbHandlerInfo store_handlers[] = {
 static const EvbOptionInfo store_options[] = {
   EVB_OPTION ("path", EVB_OPTION_STRING, "\":memory:\"",
       "SQLite database file; \":memory:\" for a private in-memory one"),
-  EVB_OPTION ("latency_ms", EVB_OPTION_INT, "0",
+  EVB_OPTION_INT_RANGE ("latency_ms", "0", 0, LATENCY_MAX_MS,
       "Artificial latency added to every handler, in milliseconds"),
   EVB_OPTION ("seed", EVB_OPTION_BOOL, "true", "Insert a small demo catalog when the items table is empty"),
   EVB_OPTIONS_END,

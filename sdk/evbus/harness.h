@@ -49,12 +49,17 @@ EVB_HARNESS_API EvbHarness *evb_harness_new_with_settings (const char *settings_
 EVB_HARNESS_API void evb_harness_free (EvbHarness *harness);
 
 /* Loads a plugin file as instance @instance with @config_json (an object,
- * or NULL for {}).  Errors are the host's own load errors, word for word. */
+ * or NULL for {}).  Errors are the host's own load errors, word for word
+ * (e.g. "plugin \"l\" (FILE): option \"latency_ms\": expected at most 60000,
+ * got 90000").  With no config file to be relative to, relative values of
+ * path options (EVB_OPTION_PATH) are made absolute against the current
+ * folder. */
 EVB_HARNESS_API gboolean evb_harness_add_plugin_file (EvbHarness *harness, const char *instance, const char *path,
                                                       const char *config_json, GError **error);
 
 /* Adds a plugin whose descriptor is linked into the test program
- * (EVB_PLUGIN_DEFINE_STATIC). */
+ * (EVB_PLUGIN_DEFINE_STATIC), checked as a loaded one is: errors name it
+ * "linked-in descriptor". */
 EVB_HARNESS_API gboolean evb_harness_add_plugin (EvbHarness *harness, const char *instance,
                                                  const EvbPluginDescriptor *descriptor, const char *config_json,
                                                  GError **error);
@@ -66,11 +71,14 @@ EVB_HARNESS_API EvbPlugin *evb_harness_get_plugin (EvbHarness *harness, const ch
 /* Routes @pattern to "instance.handler".  @options_json (or NULL) takes the
  * config file's other route keys: {"mode": "sync"|"async", "priority": N,
  * "filter": {...}, "on_failure": "type", "timeout_ms": N,
- * "max_concurrency": N, "stop_on_failure": bool}.  The route is read by the
- * config file's reader: returns the route id, or 0 with @error whose
- * lines are `evbus check`'s words without the position and "routes[N].",
- * e.g. "priority: expected an integer, got \"high\"" or "handler: plugin
- * \"e\" has no handler \"nope\" (handlers: reply, fail)". */
+ * "max_concurrency": N, "stop_on_failure": bool, "params": {...}} ("params"
+ * is what the handler's evb_call_get_params () returns).  A mode the
+ * handler does not run in is refused: "mode: handler \"l.work\" is declared
+ * async, the route is sync: give the route \"mode\": \"async\"".  The route
+ * is read by the config file's reader: returns the route id, or 0 with
+ * @error whose lines are `evbus check`'s words without the position and
+ * "routes[N].", e.g. "priority: expected an integer, got \"high\"" or
+ * "handler: plugin \"e\" has no handler \"nope\" (handlers: reply, fail)". */
 EVB_HARNESS_API guint64 evb_harness_add_route (EvbHarness *harness, const char *pattern, const char *handler,
                                                const char *options_json, GError **error);
 
@@ -97,9 +105,9 @@ EVB_HARNESS_API guint64 evb_harness_emit_full (EvbHarness *harness, const char *
 
 /* Emits with a receipt the harness keeps: read it with
  * evb_harness_get_receipt () once evb_harness_run_until_receipt () says it
- * came.  Returns the event's id, or 0 with @error (the receipt of a refused
- * emit still comes, under the id this returns... which is 0: use
- * evb_harness_emit_full with a receipt of your own to see refusals). */
+ * came.  Returns the event's id, or 0 with @error.  The receipts are kept by
+ * event id; to see the receipt of an emit refused before its event was
+ * made (id 0), emit with evb_harness_emit_full and a receipt of your own. */
 EVB_HARNESS_API guint64 evb_harness_emit_with_receipt (EvbHarness *harness, const char *type,
                                                        const char *data_json, GError **error);
 

@@ -5,10 +5,15 @@
  * service reaches it through the EvbHostApi table that hangs off the
  * EvbPlugin and EvbCall handles it is given.  The table is append-only; an
  * entry added in ABI 1.N is guarded by `api->size` (use EVB_API_HAS()).
+ * The descriptor and its handler and option tables keep their 1.0 size
+ * and stride: fields added in 1.1 (stop, the tables' lengths, a handler's
+ * mode, an option's limits) took reserved slots, which the host reads only
+ * from a descriptor whose abi_minor says they are there.  EvbRouteSpec
+ * grew at its end (struct_size tells the host).
  *
  * Threads: the host runs one GLib main loop (the "main thread").  Sync
- * handlers, init and shutdown run there; async handlers run on worker
- * threads.  Functions below say which thread may call them.
+ * handlers, init, stop and shutdown run there; async handlers run on
+ * worker threads.  Functions below say which thread may call them.
  *
  * Ownership: `const` pointers handed to a plugin are borrowed for the call
  * they are passed to.  Functions that "steal" say so.
@@ -455,48 +460,140 @@ typedef enum {
   EVB_OPTION_BOOL,
   EVB_OPTION_OBJECT,
   EVB_OPTION_ARRAY,
+  /* ABI 1.1: a string naming a file.  The host makes a relative path
+   * absolute before init: against the config file's folder (evbus run,
+   * check), or the current folder (the harness, a linked-in descriptor),
+   * so evb_plugin_get_string () returns an absolute path whatever folder
+   * the host was started from.  "" and "-" (standard input or output, by
+   * convention) are left as they are, and so is a default that is one. */
+  EVB_OPTION_PATH,
 } EvbOptionType;
 
+/* ABI 1.1: the mode routes to a handler must have (EvbHandlerInfo.mode).
+ * A route whose "mode" contradicts it does not load (the message names the
+ * handler, what it declares and what the route says); routes default to
+ * sync, so a route to an async-only handler says "mode": "async". */
+typedef enum {
+  EVB_HANDLER_MODE_EITHER = 0, /* sync or async, as the route says (1.0 handlers) */
+  EVB_HANDLER_MODE_SYNC,       /* main thread only: it touches main-loop state */
+  EVB_HANDLER_MODE_ASYNC,      /* workers only: it blocks (I/O, sleeps) */
+} EvbHandlerMode;
+
 /* An entry of the descriptor's handler table; the table ends with a
- * zeroed entry (EVB_HANDLERS_END).  Write entries with EVB_HANDLER () so
- * the reserved fields stay zero without -Wmissing-field-initializers
- * warnings: a later ABI 1.N may give them meaning (the descriptor's
- * abi_minor tells the host whether to read them) without changing the
- * table's stride. */
+ * zeroed entry (EVB_HANDLERS_END).  Write entries with EVB_HANDLER (),
+ * EVB_HANDLER_SYNC () or EVB_HANDLER_ASYNC () so the reserved fields stay
+ * zero without -Wmissing-field-initializers warnings: a later ABI 1.N may
+ * give them meaning (the descriptor's abi_minor tells the host whether to
+ * read them) without changing the table's stride. */
 typedef struct {
   const char *name;    /* [a-z0-9_-]+, unique within the plugin */
   EvbHandlerFunc func;
   const char *doc;     /* one sentence: what it reads, emits, fails on */
-  gpointer reserved[4];
+  /* ABI 1.1, in what 1.0 reserved (reserved[0]): read only from a
+   * descriptor whose abi_minor is 1 or more. */
+  EvbHandlerMode mode; /* default EVB_HANDLER_MODE_EITHER */
+  gpointer reserved[3];
 } EvbHandlerInfo;
 
+/* ABI 1.1: what values an option takes beyond its type, pointed at by
+ * EvbOptionInfo.limits (write it with the EVB_OPTION_*_RANGE and
+ * EVB_OPTION_CHOICE macros, which make a static one).  The host checks the
+ * instance's value against it before init (evbus check reports
+ * "plugins[0].config.latency_ms: expected at most 60000, got 90000", or
+ * "expected one of \"line\", \"json\", got \"xml\""), refuses a descriptor
+ * whose default breaks its own limits, and `evbus inspect` shows them.
+ * Bounds are inclusive.  Only the fields of the option's type are read:
+ * min_int/max_int for EVB_OPTION_INT, min/max for EVB_OPTION_DOUBLE,
+ * choices for EVB_OPTION_STRING; other types take no limits. */
+typedef struct {
+  guint32 struct_size;        /* sizeof (EvbOptionLimits) */
+  guint32 reserved0;
+  gint64 min_int;             /* G_MININT64: no lower bound */
+  gint64 max_int;             /* G_MAXINT64: no upper bound */
+  double min;                 /* -G_MAXDOUBLE: no lower bound */
+  double max;                 /* G_MAXDOUBLE: no upper bound */
+  const char *const *choices; /* NULL-terminated, at least one; compared byte for byte */
+  gpointer reserved[4];
+} EvbOptionLimits;
+
 /* An entry of the descriptor's option table; ends with EVB_OPTIONS_END.
- * The host rejects config keys not in this table and values of another
- * type, and fills in defaults before init. */
+ * The host rejects config keys not in this table, values of another type
+ * and values outside the limits, and fills in defaults before init. */
 typedef struct {
   const char *name;
   EvbOptionType type;
   const char *default_json; /* JSON text of the default, or NULL: required */
   const char *doc;
-  gpointer reserved[4];     /* zero; see EvbHandlerInfo */
+  /* ABI 1.1, in what 1.0 reserved (reserved[0]); read only from a
+   * descriptor whose abi_minor is 1 or more.  Borrowed for as long as the
+   * descriptor: static. */
+  const EvbOptionLimits *limits; /* NULL: any value of the type */
+  gpointer reserved[3];     /* zero; see EvbHandlerInfo */
 } EvbOptionInfo;
+
+/* The tables keep the stride they had in ABI 1.0. */
+G_STATIC_ASSERT (sizeof (EvbHandlerInfo) == 7 * sizeof (gpointer));
+G_STATIC_ASSERT (G_STRUCT_OFFSET (EvbHandlerInfo, reserved) == 4 * sizeof (gpointer));
+G_STATIC_ASSERT (sizeof (EvbOptionInfo) == 8 * sizeof (gpointer));
+G_STATIC_ASSERT (G_STRUCT_OFFSET (EvbOptionInfo, limits) == 4 * sizeof (gpointer));
 
 /* EVB_HANDLER ("greet", greet, "Emits greeting.made for each event with data.name.") */
 #define EVB_HANDLER(name_, func_, doc_) { .name = (name_), .func = (func_), .doc = (doc_) }
+/* ABI 1.1: a handler that must run on the main thread, or on workers; a
+ * route of the other mode is a load error. */
+#define EVB_HANDLER_SYNC(name_, func_, doc_) \
+  { .name = (name_), .func = (func_), .doc = (doc_), .mode = EVB_HANDLER_MODE_SYNC }
+#define EVB_HANDLER_ASYNC(name_, func_, doc_) \
+  { .name = (name_), .func = (func_), .doc = (doc_), .mode = EVB_HANDLER_MODE_ASYNC }
+
 /* EVB_OPTION ("latency_ms", EVB_OPTION_INT, "0", "Added to every call, in ms"); a NULL
  * default makes the option required. */
 #define EVB_OPTION(name_, type_, default_json_, doc_) \
   { .name = (name_), .type = (type_), .default_json = (default_json_), .doc = (doc_) }
 
-#define EVB_HANDLERS_END { NULL, NULL, NULL, { NULL } }
-#define EVB_OPTIONS_END { NULL, 0, NULL, NULL, { NULL } }
+/* ABI 1.1.  The limits are compound literals: at file scope (where option
+ * tables live) they are static, as the host needs.  C only; in C++ point
+ * .limits at an EvbOptionLimits of your own.
+ *
+ * EVB_OPTION_INT_RANGE ("latency_ms", "0", 0, 60000, "Added to every call, in ms")
+ * EVB_OPTION_INT_RANGE ("workers", "4", 1, G_MAXINT64, "...")   (no upper bound)
+ * EVB_OPTION_DOUBLE_RANGE ("failure_rate", "0.5", 0.0, 1.0, "...")
+ * EVB_OPTION_CHOICE ("format", "\"line\"", EVB_CHOICES ("line", "json"), "...")
+ * EVB_OPTION_PATH ("path", NULL, "File to read") */
+#define EVB_OPTION_INT_RANGE(name_, default_json_, min_, max_, doc_)                                  \
+  { .name = (name_), .type = EVB_OPTION_INT, .default_json = (default_json_), .doc = (doc_),          \
+    .limits = &(const EvbOptionLimits) { .struct_size = sizeof (EvbOptionLimits), .min_int = (min_), \
+                                         .max_int = (max_) } }
+#define EVB_OPTION_DOUBLE_RANGE(name_, default_json_, min_, max_, doc_)                         \
+  { .name = (name_), .type = EVB_OPTION_DOUBLE, .default_json = (default_json_), .doc = (doc_), \
+    .limits = &(const EvbOptionLimits) { .struct_size = sizeof (EvbOptionLimits), .min = (min_), .max = (max_) } }
+/* @choices_: a NULL-terminated array of strings, e.g. EVB_CHOICES ("line", "json"). */
+#define EVB_OPTION_CHOICE(name_, default_json_, choices_, doc_)                                 \
+  { .name = (name_), .type = EVB_OPTION_STRING, .default_json = (default_json_), .doc = (doc_), \
+    .limits = &(const EvbOptionLimits) { .struct_size = sizeof (EvbOptionLimits), .choices = (choices_) } }
+#define EVB_CHOICES(...) ((const char *const[]) { __VA_ARGS__, NULL })
+#define EVB_OPTION_PATH(name_, default_json_, doc_) \
+  { .name = (name_), .type = EVB_OPTION_PATH, .default_json = (default_json_), .doc = (doc_) }
+
+#define EVB_HANDLERS_END { .name = NULL, .func = NULL }
+#define EVB_OPTIONS_END { .name = NULL, .type = 0 }
 
 /* init: main thread.  Store per-instance state in plugin->instance_data.
  * Return FALSE with @error set to refuse to load; the host then removes
- * every route and source the plugin registered and calls no shutdown.
+ * every route and source the plugin registered and calls neither stop nor
+ * shutdown.
+ * stop (ABI 1.1): main thread, once, when the host begins to shut down —
+ * before it drains the inbox, lets jobs finish and calls shutdown — and
+ * only after a successful init.  "Sources stop now": a plugin that emits
+ * on its own (a reader thread, a socket) stops taking input here and
+ * returns without waiting; what it has already emitted is still
+ * dispatched, and its handlers may still be called while the inbox
+ * drains.  The host removes the plugin's timeouts and drops its holds
+ * right after stop returns.  Join threads in shutdown, not here.
  * shutdown: main thread, in reverse load order, after all of the plugin's
- * jobs have finished.  Join any thread the plugin started. */
+ * jobs have finished (and after stop).  Join any thread the plugin started. */
 typedef gboolean (*EvbPluginInitFunc) (EvbPlugin *plugin, GError **error);
+typedef void (*EvbPluginStopFunc) (EvbPlugin *plugin);
 typedef void (*EvbPluginShutdownFunc) (EvbPlugin *plugin);
 
 typedef struct {
@@ -510,26 +607,60 @@ typedef struct {
   const EvbOptionInfo *options; /* may be NULL: no options */
   EvbPluginInitFunc init;       /* may be NULL */
   EvbPluginShutdownFunc shutdown; /* may be NULL */
-  gpointer reserved[8];
+  /* ABI 1.1, in what 1.0 reserved (reserved[0..2]): read only when
+   * abi_minor is 1 or more.  EVB_PLUGIN_DEFINE fills them in. */
+  EvbPluginStopFunc stop;       /* may be NULL */
+  gsize n_handlers;             /* entries of @handlers, EVB_HANDLERS_END included; 0: not known */
+  gsize n_options;              /* entries of @options, EVB_OPTIONS_END included; 0: not known */
+  gpointer reserved[5];
 } EvbPluginDescriptor;
 
-/* Writes the exported descriptor.  One per shared object. */
+G_STATIC_ASSERT (sizeof (EvbPluginDescriptor) == 8 + 15 * sizeof (gpointer));
+
+/* The entries of a handler or option table, end marker included, when
+ * @table_ is an array; 0 when it is a pointer (NULL included), whose
+ * length the compiler cannot know.  With a known length the host refuses
+ * a table whose last entry is not its end marker, instead of reading past
+ * it; without one it trusts the end marker. */
+#define EVB__TABLE_LENGTH(table_, type_) ((sizeof (table_) + 0) / sizeof (type_))
+
+#define EVB__DESCRIPTOR_FIELDS(name_, version_, description_, handlers_, options_, init_, shutdown_) \
+  .abi_major = EVB_ABI_MAJOR, .abi_minor = EVB_ABI_MINOR,                                          \
+  .struct_size = sizeof (EvbPluginDescriptor),                                                     \
+  .name = (name_), .version = (version_), .description = (description_),                           \
+  .handlers = (handlers_), .options = (options_), .init = (init_), .shutdown = (shutdown_),        \
+  .n_handlers = EVB__TABLE_LENGTH (handlers_, EvbHandlerInfo),                                     \
+  .n_options = EVB__TABLE_LENGTH (options_, EvbOptionInfo)
+
+/* Writes the exported descriptor.  One per shared object.  @handlers_ and
+ * @options_ should be the tables themselves (arrays), not pointers to
+ * them, so that the host knows their length. */
 #define EVB_PLUGIN_DEFINE(name_, version_, description_, handlers_, options_, init_, shutdown_) \
   EVB_PLUGIN_EXPORT const EvbPluginDescriptor evb_plugin_descriptor = {                        \
-    .abi_major = EVB_ABI_MAJOR, .abi_minor = EVB_ABI_MINOR,                                   \
-    .struct_size = sizeof (EvbPluginDescriptor),                                              \
-    .name = (name_), .version = (version_), .description = (description_),                    \
-    .handlers = (handlers_), .options = (options_), .init = (init_), .shutdown = (shutdown_), \
+    EVB__DESCRIPTOR_FIELDS (name_, version_, description_, handlers_, options_, init_, shutdown_), \
+  }
+
+/* ABI 1.1: the same with more fields, as designated initializers:
+ * EVB_PLUGIN_DEFINE_WITH ("replay", "0.2.0", "...", handlers, options, replay_init,
+ *                         replay_shutdown, .stop = replay_stop); */
+#define EVB_PLUGIN_DEFINE_WITH(name_, version_, description_, handlers_, options_, init_, shutdown_, ...) \
+  EVB_PLUGIN_EXPORT const EvbPluginDescriptor evb_plugin_descriptor = {                                  \
+    EVB__DESCRIPTOR_FIELDS (name_, version_, description_, handlers_, options_, init_, shutdown_),       \
+    __VA_ARGS__                                                                                          \
   }
 
 /* Same, under another symbol and not exported: for a plugin linked into a
  * test program and added with evb_harness_add_plugin(). */
 #define EVB_PLUGIN_DEFINE_STATIC(symbol_, name_, version_, description_, handlers_, options_, init_, shutdown_) \
   static const EvbPluginDescriptor symbol_ = {                                                              \
-    .abi_major = EVB_ABI_MAJOR, .abi_minor = EVB_ABI_MINOR,                                                \
-    .struct_size = sizeof (EvbPluginDescriptor),                                                           \
-    .name = (name_), .version = (version_), .description = (description_),                                 \
-    .handlers = (handlers_), .options = (options_), .init = (init_), .shutdown = (shutdown_),              \
+    EVB__DESCRIPTOR_FIELDS (name_, version_, description_, handlers_, options_, init_, shutdown_),          \
+  }
+
+#define EVB_PLUGIN_DEFINE_STATIC_WITH(symbol_, name_, version_, description_, handlers_, options_, init_, \
+                                      shutdown_, ...)                                                  \
+  static const EvbPluginDescriptor symbol_ = {                                                         \
+    EVB__DESCRIPTOR_FIELDS (name_, version_, description_, handlers_, options_, init_, shutdown_),     \
+    __VA_ARGS__                                                                                        \
   }
 
 /* A route made at run time (evb_plugin_subscribe()). Zero-initialise,
@@ -547,6 +678,10 @@ struct _EvbRouteSpec {
   guint timeout_ms;        /* 0: none */
   guint max_concurrency;   /* async only; 0: unlimited */
   gboolean stop_on_failure;
+
+  /* ABI 1.1 (a 1.0 spec is shorter: struct_size tells the host). */
+  json_t *params;          /* a JSON object for the handler (evb_call_get_params), or NULL;
+                            * borrowed: the host keeps a copy */
 };
 
 #define EVB_ROUTE_SPEC_INIT { .struct_size = sizeof (EvbRouteSpec) }
@@ -577,6 +712,7 @@ struct _EvbHostApi {
   /* ABI 1.1 */
   guint64 (*emit_full) (EvbPlugin *plugin, const char *type, json_t *data, const EvbEmitOptions *options,
                         GError **error);
+  json_t *(*call_params) (EvbCall *call);
 };
 
 /* TRUE when the running host's table has @field. */
@@ -608,8 +744,11 @@ evb_plugin_emit_full (EvbPlugin *plugin, const char *type, json_t *data, const E
 
 /* Add a route at run time.  Any thread.  When @owner is not NULL the bus
  * keeps only a weak reference: once @owner is finalized the route is gone
- * and never called again.  Returns the route id, or 0 with @error set (bad
- * pattern, unknown handler, bad filter). */
+ * and never called again.  @spec is borrowed for the call (its filter and
+ * params are copied).  Returns the route id, or 0 with @error set (bad
+ * pattern, unknown handler, bad filter, params that are not an object, a
+ * mode the handler does not run in: "handler \"l.work\" is declared async,
+ * the route is sync: give the route \"mode\": \"async\""). */
 static inline guint64
 evb_plugin_subscribe (EvbPlugin *plugin, const EvbRouteSpec *spec, GObject *owner, GError **error)
 {
@@ -624,8 +763,10 @@ evb_plugin_unsubscribe (EvbPlugin *plugin, guint64 route_id)
   return plugin->api->unsubscribe (plugin, route_id);
 }
 
-/* The instance's validated options, defaults filled in.  Borrowed, read-only,
- * valid until shutdown returns.  Any thread. */
+/* The instance's validated options, defaults filled in: every value of
+ * its type and within its limits (ABI 1.1), path options absolute (or ""
+ * or "-").  Borrowed, read-only, valid until shutdown returns.  Any
+ * thread. */
 static inline json_t *
 evb_plugin_get_options (EvbPlugin *plugin)
 {
@@ -756,6 +897,21 @@ static inline gboolean
 evb_call_emit (EvbCall *call, const char *type, json_t *data, GError **error)
 {
   return call->api->emit (call->plugin, type, data, error);
+}
+
+/* The route's "params" object (ABI 1.1): what the config wrote in the
+ * route that called this handler ({"on": ..., "handler": ..., "params":
+ * {...}}), or EvbRouteSpec.params of a route made in code; NULL when the
+ * route has none (and on a 1.0 host).  Lets one handler serve several
+ * routes differently.  Borrowed and read-only: valid during the call (the
+ * route keeps it; json_incref it to keep it longer, json_deep_copy to
+ * change it).  The calling handler's thread only, during the call. */
+static inline json_t *
+evb_call_get_params (EvbCall *call)
+{
+  if (!EVB_API_HAS (call->api, call_params))
+    return NULL;
+  return call->api->call_params (call);
 }
 
 /* Keep an event past the handler call.  Any thread. */

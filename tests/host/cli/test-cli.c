@@ -409,7 +409,7 @@ static const BadConfig bad_configs[] = {
   { "bad-json.json", "bad-json.json:5:1: string or '}' expected near '}'\n" },
   { "unknown-key.json",
     "unknown-key.json:6:43: routes[0].prioirty: unknown key (expected one of: on, handler, mode, priority, "
-    "filter, on_failure, timeout_ms, max_concurrency, stop_on_failure)\n" },
+    "filter, on_failure, timeout_ms, max_concurrency, stop_on_failure, params)\n" },
   { "wrong-type.json", "wrong-type.json:2:13: host.workers: expected a non-negative integer, got \"four\"\n" },
   { "bad-pattern.json", "bad-pattern.json:6:7: routes[0].on: invalid pattern \"tick..late\": empty segment 2\n" },
   { "bad-filter-operator.json", "bad-filter-operator.json:6:55: routes[0].filter.n: unknown operator \"gtt\"\n" },

@@ -474,7 +474,7 @@ test_bad_config (void **state)
     "bad-config.json:4:62: routes[0].filter.size: unknown operator \"gtt\"\n"
     "bad-config.json:5:7: routes[1].on: invalid pattern \"ui..x\": empty segment 2\n"
     "bad-config.json:5:46: routes[1].prioirty: unknown key (expected one of: on, handler, mode, priority, filter, "
-    "on_failure, timeout_ms, max_concurrency, stop_on_failure)\n";
+    "on_failure, timeout_ms, max_concurrency, stop_on_failure, params)\n";
   Result result;
 
   run_evbus (&result, "check", "bad-config.json");

@@ -193,7 +193,7 @@ never (EvbHarness *harness, gpointer user_data)
 #define BAD_ROUTE_OPTIONS_JSON "{\"mode\": \"async\", \"colour\": \"blue\"}"
 #define BAD_ROUTE_OPTIONS_MESSAGE                                                                                \
   "colour: unknown key (expected one of: on, handler, mode, priority, filter, on_failure, timeout_ms, "            \
-  "max_concurrency, stop_on_failure)"
+  "max_concurrency, stop_on_failure, params)"
 
 static void
 test_bad_setting (void **state)

@@ -283,6 +283,7 @@ test_config_good (void **state)
   assert_int_equal (route->timeout_ms, 0);
   assert_int_equal (route->max_concurrency, 0);
   assert_false (route->stop_on_failure);
+  assert_null (route->params);
   assert_string_equal (route->json_path, "routes[0]");
 
   route = g_ptr_array_index (config->routes, 1);
@@ -297,6 +298,8 @@ test_config_good (void **state)
   assert_int_equal (route->timeout_ms, 1500);
   assert_int_equal (route->max_concurrency, 8);
   assert_true (route->stop_on_failure);
+  assert_int_equal (json_object_size (route->params), 2);
+  assert_string_equal (json_string_value (json_object_get (route->params, "table")), "items");
   assert_string_equal (route->json_path, "routes[1]");
 
   evb_config_route_to_spec (route, &spec);
@@ -310,6 +313,7 @@ test_config_good (void **state)
   assert_int_equal (spec.timeout_ms, 1500);
   assert_int_equal (spec.max_concurrency, 8);
   assert_true (spec.stop_on_failure);
+  assert_ptr_equal (spec.params, route->params);
 
   route = g_ptr_array_index (config->routes, 2);
   assert_string_equal (route->on, ">");
@@ -388,7 +392,7 @@ test_config_unknown_keys (void **state)
                         ":3:38: plugins[0].confg: unknown key (expected one of: name, path, config)");
   ASSERT_CONFIG_ERRORS ("unknown-key-route.json",
                         ":5:41: routes[1].prioirty: unknown key (expected one of: on, handler, mode, priority, "
-                        "filter, on_failure, timeout_ms, max_concurrency, stop_on_failure)");
+                        "filter, on_failure, timeout_ms, max_concurrency, stop_on_failure, params)");
   /* Control characters are escaped: one error, one line. */
   ASSERT_CONFIG_ERRORS ("control-chars.json",
                         ":1:18: a\\nb: unknown key (expected one of: $schema, host, plugins, routes)");
@@ -417,7 +421,8 @@ test_config_wrong_types (void **state)
                         ":16:7: routes[0].on: expected a non-empty string, got 5",
                         ":16:37: routes[0].mode: expected one of \"sync\", \"async\", got 1",
                         ":16:48: routes[0].priority: expected an integer, got \"high\"",
-                        ":16:68: routes[0].timeout_ms: expected at most 2147483647, got 5000000000");
+                        ":16:68: routes[0].timeout_ms: expected at most 2147483647, got 5000000000",
+                        ":17:39: routes[1].params: expected an object, got \"table=items\"");
 }
 
 static void

@@ -230,6 +230,40 @@ test_write_failure_fails_the_handler (void **state)
                      " \"message\": \"writing to \\\"/dev/full\\\" failed: No space left on device\"}");
 }
 
+/* path is a path option: a relative one is made absolute by the host (in
+ * the harness against the current folder; in a config file against the
+ * file's folder), so the plugin opens, and names, the file it means. */
+static void
+test_relative_path (void **state)
+{
+  char *dir = temp_dir_new ();
+  g_autofree char *saved_cwd = g_get_current_dir ();
+  g_autofree char *cwd = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *written = NULL;
+  g_autofree char *missing = NULL;
+  g_autofree char *expected = NULL;
+
+  assert_int_equal (g_chdir (dir), 0);
+  cwd = g_get_current_dir ();
+  path = g_build_filename (cwd, "relative.txt", NULL);
+  {
+    g_autoptr (EvbHarness) harness = console_harness ("relative.txt", "line", "ping");
+
+    emit_or_fail (harness, "ping", "{\"n\": 1}");
+    run_until_idle_or_fail (harness);
+  }
+  missing = load_error (CONSOLE_PLUGIN, "{\"path\": \"no-such-folder/out.txt\"}");
+  assert_int_equal (g_chdir (saved_cwd), 0);
+
+  written = read_file_or_fail (path);
+  assert_string_equal (written, "[ping] source=harness n=1\n");
+  expected = g_strdup_printf ("plugin \"p\" (%s): init failed: cannot open \"%s/no-such-folder/out.txt\" for "
+                              "writing: No such file or directory", CONSOLE_PLUGIN, cwd);
+  assert_string_equal (missing, expected);
+  temp_dir_free (dir);
+}
+
 static void
 test_init_refusals (void **state)
 {
@@ -239,7 +273,8 @@ test_init_refusals (void **state)
   g_autofree char *wrong_type = load_error (so, "{\"append\": \"yes\"}");
   g_autofree char *expected = NULL;
 
-  expected = g_strdup_printf ("plugin \"p\" (%s): init failed: format must be \"line\" or \"json\", got \"xml\"", so);
+  expected = g_strdup_printf ("plugin \"p\" (%s): option \"format\": expected one of \"line\", \"json\", got \"xml\"",
+                              so);
   assert_string_equal (bad_format, expected);
   g_free (expected);
   expected = g_strdup_printf ("plugin \"p\" (%s): init failed: cannot open \"/nonexistent-evbus-dir/out.txt\" for "
@@ -261,6 +296,7 @@ main (void)
     cmocka_unit_test (test_claim_stops_lower_levels),
     cmocka_unit_test (test_append_or_truncate),
     cmocka_unit_test (test_write_failure_fails_the_handler),
+    cmocka_unit_test (test_relative_path),
     cmocka_unit_test (test_init_refusals),
   };
 

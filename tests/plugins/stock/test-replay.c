@@ -396,6 +396,32 @@ test_replays_console_json_output (void **state)
   temp_dir_free (dir);
 }
 
+/* path is a path option: a relative one is made absolute by the host (in
+ * the harness against the current folder; in a config file against the
+ * file's folder), and replay.done names the file it read. */
+static void
+test_relative_path (void **state)
+{
+  char *dir = temp_dir_new ();
+  g_autofree char *saved_cwd = g_get_current_dir ();
+  g_autofree char *cwd = NULL;
+  g_autofree char *path = NULL;
+  g_autofree char *expected_done = NULL;
+  g_autoptr (EvbHarness) harness = harness_new_or_fail (NULL);
+
+  g_free (write_temp_file (dir, "relative.jsonl", "{\"type\": \"one\"}\n"));
+  assert_int_equal (g_chdir (dir), 0);
+  cwd = g_get_current_dir ();
+  add_replay (harness, "relative.jsonl", NULL);
+  assert_int_equal (g_chdir (saved_cwd), 0);
+  run_until_idle_or_fail (harness);
+
+  path = g_build_filename (cwd, "relative.jsonl", NULL);
+  expected_done = done_data (path, 1, 1, 0);
+  assert_json_equal (find_only (harness, "replay.done")->data, expected_done);
+  temp_dir_free (dir);
+}
+
 static void
 test_init_refusals (void **state)
 {
@@ -406,8 +432,8 @@ test_init_refusals (void **state)
   g_autofree char *negative = load_error (so, "{\"path\": \"-\", \"interval_ms\": -1}");
   g_autofree char *expected = NULL;
 
-  expected = g_strdup_printf ("plugin \"p\" (%s): option \"path\": required option missing (string: JSON-lines file "
-                              "to replay; \"-\" reads standard input)", so);
+  expected = g_strdup_printf ("plugin \"p\" (%s): option \"path\": required option missing (path: JSON-lines file "
+                              "to replay, relative to the config file's folder; \"-\" reads standard input)", so);
   assert_string_equal (missing_path, expected);
   g_free (expected);
   expected = g_strdup_printf ("plugin \"p\" (%s): init failed: cannot open \"/nonexistent-evbus-dir/x.jsonl\": No "
@@ -418,8 +444,7 @@ test_init_refusals (void **state)
                               "be read twice", so);
   assert_string_equal (stdin_loop, expected);
   g_free (expected);
-  expected = g_strdup_printf ("plugin \"p\" (%s): init failed: interval_ms must be between 0 and 2147483647, got -1",
-                              so);
+  expected = g_strdup_printf ("plugin \"p\" (%s): option \"interval_ms\": expected at least 0, got -1", so);
   assert_string_equal (negative, expected);
 }
 
@@ -437,6 +462,7 @@ main (void)
     cmocka_unit_test (test_shutdown_stops_a_flooding_loop),
     cmocka_unit_test (test_loop_over_nothing_stops),
     cmocka_unit_test (test_replays_console_json_output),
+    cmocka_unit_test (test_relative_path),
     cmocka_unit_test (test_init_refusals),
   };
 

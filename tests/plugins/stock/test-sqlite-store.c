@@ -344,19 +344,24 @@ test_no_seed_means_empty_catalog (void **state)
   assert_json_equal (find_only (harness, "search.results")->data, "{\"query\": \"lamp\", \"count\": 0, \"items\": []}");
 }
 
-/* DESIGN "Lifecycle": init refuses bad options with the plugin's reason. */
+/* DESIGN "Lifecycle": bad options are refused, by the host from the
+ * option table (latency_ms's range) or by init with the plugin's reason. */
 static void
 test_init_refusals (void **state)
 {
   const char *so = SQLITE_STORE_PLUGIN;
   g_autofree char *negative = load_error (so, "{\"latency_ms\": -1}");
+  g_autofree char *too_slow = load_error (so, "{\"latency_ms\": 600001}");
   g_autofree char *empty_path = load_error (so, "{\"path\": \"\"}");
   g_autofree char *no_folder = load_error (so, "{\"path\": \"/nonexistent-evbus-dir/x.sqlite\"}");
   g_autofree char *unknown = load_error (so, "{\"latency\": 5}");
   g_autofree char *expected = NULL;
 
-  expected = g_strdup_printf ("plugin \"p\" (%s): init failed: latency_ms must be between 0 and 600000, got -1", so);
+  expected = g_strdup_printf ("plugin \"p\" (%s): option \"latency_ms\": expected at least 0, got -1", so);
   assert_string_equal (negative, expected);
+  g_free (expected);
+  expected = g_strdup_printf ("plugin \"p\" (%s): option \"latency_ms\": expected at most 600000, got 600001", so);
+  assert_string_equal (too_slow, expected);
   g_free (expected);
   expected = g_strdup_printf ("plugin \"p\" (%s): init failed: path must name a database file (or \":memory:\" for a "
                               "private one)", so);
