@@ -853,6 +853,11 @@ evb_plugin_release (EvbPlugin *plugin)
  *  "jobs": [{job, state, route, handler, plugin, event: {id, type}, age_us,
  *  running_us (null while waiting)}, ...]: the oldest jobs in flight, oldest
  *  first, at most 100 (bus.jobs_in_flight counts them all)}.
+ * run_time_us of an async route times every job; of a sync route, the
+ * first call and then one call in 128 (reading the clock costs more than a
+ * small handler), so its count is a sample, its quantiles estimates; a
+ * sync route with a timeout_ms times every call.  queue_wait_us is for
+ * async routes only.
  * For dashboards and metrics: reading it costs nothing while nobody asks,
  * where following every job through status events costs three events per
  * job.  Main thread. */
