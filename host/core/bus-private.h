@@ -264,6 +264,15 @@ struct _EvbBus {
 #endif
 
 /* dispatch.c */
+#ifndef EVB_NO_TRACE
+/* The tracer's EVB_TRACE_RESULT, out of line: built only while tracing, so
+ * that the call paths keep their small frames.  Main thread. */
+void evb_dispatch_trace_result (EvbDispatch *dispatch, EvbRoute *route, EvbJob *job, EvbResult result);
+#define TRACE_RESULT(bus, dispatch, route, job, result) \
+  G_STMT_START { if (G_UNLIKELY ((bus)->tracer != NULL)) evb_dispatch_trace_result ((dispatch), (route), (job), (result)); } G_STMT_END
+#else
+#define TRACE_RESULT(bus, dispatch, route, job, result) ((void) 0)
+#endif
 void evb_dispatch_event (EvbBus *bus, EvbEvent *event); /* takes @event */
 /* One of the current level's jobs has ended, its result recorded: the
  * walk goes on once the level's last job has. */

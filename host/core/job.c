@@ -237,6 +237,7 @@ job_finished (EvbJob *job)
   else
     {
       /* Counted, ended and reported as a sync call's result is (dispatch.c). */
+      TRACE_RESULT (bus, dispatch, route, job, job->result);
       evb_dispatch_record_result (dispatch, route, job, job->result, &job->failure);
     }
 
