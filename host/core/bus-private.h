@@ -213,6 +213,9 @@ struct _EvbBus {
   EvbRouteTable *table;
   EvbRouteCache *route_cache; /* main thread's front for table lookups */
 
+  GMutex cancel_lock;    /* with cancel_cond: wakes handlers in evb_call_wait */
+  GCond cancel_cond;     /* broadcast whenever a job is cancelled */
+
   GMutex routes_lock;    /* guards routes and next ids */
   GHashTable *routes;    /* id -> EvbRoute (strong) */
   guint64 next_route_id;

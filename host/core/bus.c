@@ -203,6 +203,8 @@ evb_bus_new (const EvbBusSettings *settings, GMainContext *context)
   bus->table = evb_route_table_new ((GBoxedCopyFunc) evb_route_ref, (GDestroyNotify) evb_route_unref);
   bus->route_cache = evb_route_cache_new (bus->table);
   g_mutex_init (&bus->routes_lock);
+  g_mutex_init (&bus->cancel_lock);
+  g_cond_init (&bus->cancel_cond);
   bus->routes = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify) evb_route_unref);
   bus->plugins = g_ptr_array_new_with_free_func ((GDestroyNotify) evb_plugin_instance_unref);
   g_queue_init (&bus->live_jobs);
@@ -542,6 +544,8 @@ evb_bus_free (EvbBus *bus)
   g_ptr_array_unref (bus->plugins);
   g_hash_table_unref (bus->routes);
   g_mutex_clear (&bus->routes_lock);
+  g_mutex_clear (&bus->cancel_lock);
+  g_cond_clear (&bus->cancel_cond);
   evb_bus_link_unref (bus->link);
   g_main_context_unref (bus->context);
   g_free (bus);

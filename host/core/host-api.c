@@ -238,6 +238,32 @@ api_stats (EvbPlugin *plugin)
   return evb_bus_stats (instance_of (plugin)->bus);
 }
 
+static gboolean
+api_call_wait (EvbCall *call, guint timeout_ms)
+{
+  EvbCallPrivate *priv = (EvbCallPrivate *) call;
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  EvbBus *bus;
+  gboolean cancelled;
+
+  if (priv->job == NULL)
+    {
+      /* A sync call is never cancelled: the wait is all it can do. */
+      g_usleep ((gulong) timeout_ms * 1000);
+      return FALSE;
+    }
+  bus = priv->job->bus;
+  g_mutex_lock (&bus->cancel_lock);
+  while (!(cancelled = g_atomic_int_get (&priv->job->cancel_requested)))
+    if (!g_cond_wait_until (&bus->cancel_cond, &bus->cancel_lock, deadline))
+      {
+        cancelled = g_atomic_int_get (&priv->job->cancel_requested);
+        break;
+      }
+  g_mutex_unlock (&bus->cancel_lock);
+  return cancelled;
+}
+
 static json_t *
 api_call_params (EvbCall *call)
 {
@@ -264,4 +290,5 @@ const EvbHostApi evb_host_api = {
   .stats = api_stats,
   .emit_full = api_emit_full,
   .call_params = api_call_params,
+  .call_wait = api_call_wait,
 };

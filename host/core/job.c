@@ -287,6 +287,11 @@ evb_job_cancel (EvbJob *job)
   if (job->state != EVB_JOB_WAITING && job->state != EVB_JOB_EXECUTING)
     return;
   g_atomic_int_set (&job->cancel_requested, 1);
+  /* Under the lock, so a handler in evb_call_wait either saw the flag or
+   * is waiting when the broadcast comes. */
+  g_mutex_lock (&job->bus->cancel_lock);
+  g_cond_broadcast (&job->bus->cancel_cond);
+  g_mutex_unlock (&job->bus->cancel_lock);
   set_state (job, EVB_JOB_CANCELLING);
   if (job->timeout_source != NULL)
     {

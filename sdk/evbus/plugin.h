@@ -713,6 +713,7 @@ struct _EvbHostApi {
   guint64 (*emit_full) (EvbPlugin *plugin, const char *type, json_t *data, const EvbEmitOptions *options,
                         GError **error);
   json_t *(*call_params) (EvbCall *call);
+  gboolean (*call_wait) (EvbCall *call, guint timeout_ms);
 };
 
 /* TRUE when the running host's table has @field. */
@@ -874,6 +875,24 @@ static inline gboolean
 evb_call_is_cancelled (EvbCall *call)
 {
   return call->api->call_is_cancelled (call);
+}
+
+/* Waits up to @timeout_ms for the job to be cancelled (ABI 1.1): returns
+ * TRUE as soon as it is (then return promptly), FALSE when the time ran
+ * out.  A handler that must wait (a back-off, a rate limit) waits here
+ * rather than sleeping and polling evb_call_is_cancelled.  A sync call
+ * cannot be cancelled: it waits the whole time, on the main thread, and
+ * every event waits with it; don't.  On a 1.0 host it sleeps and returns
+ * evb_call_is_cancelled ().  The calling handler's thread only. */
+static inline gboolean
+evb_call_wait (EvbCall *call, guint timeout_ms)
+{
+  if (!EVB_API_HAS (call->api, call_wait))
+    {
+      g_usleep ((gulong) timeout_ms * 1000);
+      return call->api->call_is_cancelled (call);
+    }
+  return call->api->call_wait (call, timeout_ms);
 }
 
 /* Record why the handler fails; returns EVB_FAILED so a handler can write
