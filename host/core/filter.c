@@ -487,20 +487,69 @@ static Eval condition_trace (const ConditionNode *node, json_t *value, Trace *tr
 static Eval filter_match (const FilterNode *node, json_t *data);
 static Eval filter_trace (const FilterNode *node, json_t *data, Trace *trace);
 
-G_ALWAYS_INLINE static inline Eval
-condition_child (const ConditionNode *node, guint i, json_t *value, Trace *trace)
-{
-  const ConditionNode *child = g_ptr_array_index (node->children, i);
+typedef enum {
+  COMBINE_ALL,
+  COMBINE_ANY,
+  COMBINE_NOT,
+} Combine;
 
-  return trace != NULL ? condition_trace (child, value, trace) : condition_match (child, value);
+/* A child of a condition node (@conditions) or of a filter node, through
+ * the entry point of the caller's kind: @conditions and whether @trace is
+ * NULL are constants where this is inlined, so it folds to one call. */
+G_ALWAYS_INLINE static inline Eval
+child_eval (gboolean conditions, gconstpointer child, json_t *value, Trace *trace)
+{
+  if (conditions)
+    return trace != NULL ? condition_trace (child, value, trace) : condition_match (child, value);
+  return trace != NULL ? filter_trace (child, value, trace) : filter_match (child, value);
 }
 
+/* all, any and not: one definition for conditions and whole filters. */
 G_ALWAYS_INLINE static inline Eval
-filter_child (const FilterNode *node, guint i, json_t *data, Trace *trace)
+combine (Combine how, gboolean conditions, GPtrArray *children, json_t *value, Trace *trace)
 {
-  const FilterNode *child = g_ptr_array_index (node->children, i);
+  guint mark = trace_mark (trace);
+  Eval result;
 
-  return trace != NULL ? filter_trace (child, data, trace) : filter_match (child, data);
+  switch (how)
+    {
+    case COMBINE_ALL:
+      for (guint i = 0; i < children->len; i++)
+        {
+          guint from = trace_mark (trace);
+
+          result = child_eval (conditions, g_ptr_array_index (children, i), value, trace);
+          if (result != EVAL_TRUE)
+            {
+              trace_decided_by (trace, mark, from);
+              return result;
+            }
+        }
+      return EVAL_TRUE;
+
+    case COMBINE_ANY:
+      for (guint i = 0; i < children->len; i++)
+        {
+          guint from = trace_mark (trace);
+
+          result = child_eval (conditions, g_ptr_array_index (children, i), value, trace);
+          if (result != EVAL_FALSE)
+            {
+              trace_decided_by (trace, mark, from);
+              return result;
+            }
+        }
+      if (trace != NULL && children->len > 1)
+        trace_group (trace, mark, STEP_NONE_OF);
+      return EVAL_FALSE;
+
+    case COMBINE_NOT:
+    default:
+      result = child_eval (conditions, g_ptr_array_index (children, 0), value, trace);
+      if (trace != NULL)
+        trace_group (trace, mark, STEP_NOT);
+      return result == EVAL_UNDECIDED ? EVAL_UNDECIDED : !result;
+    }
 }
 
 /* @value: the field's value, NULL when missing. */
@@ -512,52 +561,11 @@ condition_eval (const ConditionNode *node, json_t *value, Trace *trace)
   switch (node->kind)
     {
     case CONDITION_ALL:
-      {
-        guint mark = trace_mark (trace);
-
-        for (guint i = 0; i < node->children->len; i++)
-          {
-            guint from = trace_mark (trace);
-
-            result = condition_child (node, i, value, trace);
-            if (result != EVAL_TRUE)
-              {
-                trace_decided_by (trace, mark, from);
-                return result;
-              }
-          }
-        return EVAL_TRUE;
-      }
-
+      return combine (COMBINE_ALL, TRUE, node->children, value, trace);
     case CONDITION_ANY:
-      {
-        guint mark = trace_mark (trace);
-
-        for (guint i = 0; i < node->children->len; i++)
-          {
-            guint from = trace_mark (trace);
-
-            result = condition_child (node, i, value, trace);
-            if (result != EVAL_FALSE)
-              {
-                trace_decided_by (trace, mark, from);
-                return result;
-              }
-          }
-        if (trace != NULL && node->children->len > 1)
-          trace_group (trace, mark, STEP_NONE_OF);
-        return EVAL_FALSE;
-      }
-
+      return combine (COMBINE_ANY, TRUE, node->children, value, trace);
     case CONDITION_NOT:
-      {
-        guint mark = trace_mark (trace);
-
-        result = condition_child (node, 0, value, trace);
-        if (trace != NULL)
-          trace_group (trace, mark, STEP_NOT);
-        return result == EVAL_UNDECIDED ? EVAL_UNDECIDED : !result;
-      }
+      return combine (COMBINE_NOT, TRUE, node->children, value, trace);
 
     default:
       result = operator_eval (node, value, trace);
@@ -570,57 +578,14 @@ condition_eval (const ConditionNode *node, json_t *value, Trace *trace)
 G_ALWAYS_INLINE static inline Eval
 filter_eval (const FilterNode *node, json_t *data, Trace *trace)
 {
-  Eval result;
-
   switch (node->kind)
     {
     case FILTER_ALL:
-      {
-        guint mark = trace_mark (trace);
-
-        for (guint i = 0; i < node->children->len; i++)
-          {
-            guint from = trace_mark (trace);
-
-            result = filter_child (node, i, data, trace);
-            if (result != EVAL_TRUE)
-              {
-                trace_decided_by (trace, mark, from);
-                return result;
-              }
-          }
-        return EVAL_TRUE;
-      }
-
+      return combine (COMBINE_ALL, FALSE, node->children, data, trace);
     case FILTER_ANY:
-      {
-        guint mark = trace_mark (trace);
-
-        for (guint i = 0; i < node->children->len; i++)
-          {
-            guint from = trace_mark (trace);
-
-            result = filter_child (node, i, data, trace);
-            if (result != EVAL_FALSE)
-              {
-                trace_decided_by (trace, mark, from);
-                return result;
-              }
-          }
-        if (trace != NULL && node->children->len > 1)
-          trace_group (trace, mark, STEP_NONE_OF);
-        return EVAL_FALSE;
-      }
-
+      return combine (COMBINE_ANY, FALSE, node->children, data, trace);
     case FILTER_NOT:
-      {
-        guint mark = trace_mark (trace);
-
-        result = filter_child (node, 0, data, trace);
-        if (trace != NULL)
-          trace_group (trace, mark, STEP_NOT);
-        return result == EVAL_UNDECIDED ? EVAL_UNDECIDED : !result;
-      }
+      return combine (COMBINE_NOT, FALSE, node->children, data, trace);
 
     case FILTER_FIELD:
       {

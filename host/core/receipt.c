@@ -103,7 +103,7 @@ state_of (const EvbEvent *event)
 }
 
 void
-evb_receipt_begin (const EvbEvent *event)
+evb_receipt_hold_state (const EvbEvent *event)
 {
   EvbReceiptState *state = state_of (event);
 
@@ -112,13 +112,7 @@ evb_receipt_begin (const EvbEvent *event)
 }
 
 void
-evb_receipt_hold (const EvbEvent *event)
-{
-  evb_receipt_begin (event);
-}
-
-void
-evb_receipt_release (const EvbEvent *event)
+evb_receipt_release_state (const EvbEvent *event)
 {
   EvbReceiptState *state = state_of (event);
 
@@ -130,7 +124,7 @@ evb_receipt_release (const EvbEvent *event)
 }
 
 void
-evb_receipt_end_walk (const EvbEvent *event, gboolean accepted, gboolean handled)
+evb_receipt_end_walk_state (const EvbEvent *event, gboolean accepted, gboolean handled)
 {
   EvbReceiptState *state = state_of (event);
 
@@ -138,11 +132,11 @@ evb_receipt_end_walk (const EvbEvent *event, gboolean accepted, gboolean handled
     return;
   state->accepted = accepted;
   state->handled = handled;
-  evb_receipt_release (event);
+  evb_receipt_release_state (event);
 }
 
 void
-evb_receipt_note_failure (const EvbEvent *event, const EvbFailure *failure)
+evb_receipt_note_failure_state (const EvbEvent *event, const EvbFailure *failure)
 {
   EvbReceiptState *state = state_of (event);
 
@@ -157,7 +151,7 @@ evb_receipt_note_failure (const EvbEvent *event, const EvbFailure *failure)
 }
 
 void
-evb_receipt_note_cancelled (const EvbEvent *event)
+evb_receipt_note_cancelled_state (const EvbEvent *event)
 {
   EvbReceiptState *state = state_of (event);
 

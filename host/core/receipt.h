@@ -21,17 +21,62 @@ EvbReceiptState *evb_receipt_state_new (EvbBus *bus, EvbReceiptFunc func, gpoint
 /* Frees @state without calling it (the event's last reference). */
 void evb_receipt_state_free (EvbReceiptState *state);
 
-/* @event's dispatch begins (the walk holds the receipt open). */
-void evb_receipt_begin (const EvbEvent *event);
-/* A job of @event's chain starts / ends. */
-void evb_receipt_hold (const EvbEvent *event);
-void evb_receipt_release (const EvbEvent *event);
+/* The state's bookkeeping, out of line; the inline wrappers below cost
+ * an event without a receipt one flag test (they sit on dispatch's path). */
+void evb_receipt_hold_state (const EvbEvent *event);
+void evb_receipt_release_state (const EvbEvent *event);
+void evb_receipt_end_walk_state (const EvbEvent *event, gboolean accepted, gboolean handled);
+void evb_receipt_note_failure_state (const EvbEvent *event, const EvbFailure *failure);
+void evb_receipt_note_cancelled_state (const EvbEvent *event);
+
+#define EVB_HAS_RECEIPT(event) G_UNLIKELY (((event)->flags & EVB_EVENT_FLAG_RECEIPT) != 0)
+
+/* A job of @event's chain starts. */
+static inline void
+evb_receipt_hold (const EvbEvent *event)
+{
+  if (EVB_HAS_RECEIPT (event))
+    evb_receipt_hold_state (event);
+}
+
+/* @event's dispatch begins: the walk holds the receipt open. */
+static inline void
+evb_receipt_begin (const EvbEvent *event)
+{
+  evb_receipt_hold (event);
+}
+
+/* A job of @event's chain ends. */
+static inline void
+evb_receipt_release (const EvbEvent *event)
+{
+  if (EVB_HAS_RECEIPT (event))
+    evb_receipt_release_state (event);
+}
+
 /* The walk is over: what it came to.  Releases the walk's hold. */
-void evb_receipt_end_walk (const EvbEvent *event, gboolean accepted, gboolean handled);
+static inline void
+evb_receipt_end_walk (const EvbEvent *event, gboolean accepted, gboolean handled)
+{
+  if (EVB_HAS_RECEIPT (event))
+    evb_receipt_end_walk_state (event, accepted, handled);
+}
+
 /* A failure (handler result or overrun) of @event's chain. */
-void evb_receipt_note_failure (const EvbEvent *event, const EvbFailure *failure);
+static inline void
+evb_receipt_note_failure (const EvbEvent *event, const EvbFailure *failure)
+{
+  if (EVB_HAS_RECEIPT (event))
+    evb_receipt_note_failure_state (event, failure);
+}
+
 /* A job of @event's chain ended cancelled. */
-void evb_receipt_note_cancelled (const EvbEvent *event);
+static inline void
+evb_receipt_note_cancelled (const EvbEvent *event)
+{
+  if (EVB_HAS_RECEIPT (event))
+    evb_receipt_note_cancelled_state (event);
+}
 
 /* @event will never run: posts @outcome (with @reason, or NULL) to the
  * main loop and takes the receipt off the event.  Any thread.  A receipt
