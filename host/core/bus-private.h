@@ -8,6 +8,7 @@
 #endif
 
 #include "bus.h"
+#include "clock.h"
 #include "event.h"
 #include "filter.h"
 #include "histogram.h"
@@ -204,6 +205,7 @@ struct _EvbBus {
   EvbBusSettings settings;
   EvbBusLink *link;
   GMainContext *context;
+  EvbClock *clock;        /* wall time and timeouts (clock.h); fake under a harness */
   GThread *main_thread;
   EvbInbox *inbox;       /* events */
   EvbInbox *completions; /* job started / finished notices (tagged pointers) */

@@ -181,6 +181,7 @@ evb_bus_new (const EvbBusSettings *settings, GMainContext *context)
     bus->settings.workers = default_workers ();
 
   bus->context = g_main_context_ref (context != NULL ? context : g_main_context_default ());
+  bus->clock = evb_clock_new ();
   bus->main_thread = g_thread_self ();
   bus->link = g_new0 (EvbBusLink, 1);
   bus->link->ref_count = 1;
@@ -287,7 +288,7 @@ evb_bus_emit_new (EvbBus *bus, const char *type, const char *source, json_t *dat
       continued.tracestate = options->tracestate;
       trace = &continued;
     }
-  event = evb_event_new (type, source, data, 0, trace);
+  event = evb_event_new (type, source, data, 0, trace, evb_clock_now (bus->clock));
   id = event->id;
   if (options != NULL && options->receipt != NULL)
     evb_event_set_receipt (event, evb_receipt_state_new (bus, options->receipt, options->receipt_data,
@@ -547,6 +548,7 @@ evb_bus_free (EvbBus *bus)
   g_mutex_clear (&bus->cancel_lock);
   g_cond_clear (&bus->cancel_cond);
   evb_bus_link_unref (bus->link);
+  evb_clock_unref (bus->clock);
   g_main_context_unref (bus->context);
   g_free (bus);
 }
@@ -699,4 +701,22 @@ evb_bus_stats (EvbBus *bus)
                     "workers", (int) bus->settings.workers,
                     "routes", route_list,
                     "jobs", oldest_jobs_to_json (bus));
+}
+
+gint64
+evb_bus_now (EvbBus *bus)
+{
+  return evb_clock_now (bus->clock);
+}
+
+void
+evb_bus_set_fake_clock (EvbBus *bus, gint64 now_us)
+{
+  evb_clock_set_fake (bus->clock, now_us);
+}
+
+void
+evb_bus_advance_clock (EvbBus *bus, gint64 ms)
+{
+  evb_clock_advance (bus->clock, ms, bus->context);
 }

@@ -201,6 +201,18 @@ typedef void (*EvbBusTracer) (EvbBus *bus, const EvbTraceRecord *record, gpointe
 /* Sets (or with NULL clears) the tracer.  Main thread. */
 void evb_bus_set_tracer (EvbBus *bus, EvbBusTracer tracer, gpointer user_data);
 
+/* Wall-clock µs since the epoch as the bus tells plugins (events'
+ * time_us, evb_plugin_now): real time, or the fake clock.  Any thread. */
+gint64 evb_bus_now (EvbBus *bus);
+/* Switches the bus to a fake clock at @now_us, for tests (clock.h says
+ * what it covers).  Call before plugins add timeouts: earlier ones stay
+ * real.  Main thread. */
+void evb_bus_set_fake_clock (EvbBus *bus, gint64 now_us);
+/* Moves the fake clock forward by @ms (a no-op on a real clock); the
+ * timeouts that became due fire when the context is next iterated.  Main
+ * thread. */
+void evb_bus_advance_clock (EvbBus *bus, gint64 ms);
+
 /* TRUE when the inbox is empty, no dispatch waits on jobs, no job is queued
  * or running, and no plugin holds the bus.  Main thread. */
 gboolean evb_bus_is_idle (EvbBus *bus);

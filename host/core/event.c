@@ -170,7 +170,8 @@ evb_event_type_hash (const EvbEvent *event)
 }
 
 EvbEvent *
-evb_event_new (const char *type, const char *source, json_t *data, guint32 flags, const EvbTrace *trace)
+evb_event_new (const char *type, const char *source, json_t *data, guint32 flags, const EvbTrace *trace,
+               gint64 time_us)
 {
   gsize type_size = strlen (type) + 1;
   gsize source_size;
@@ -197,7 +198,7 @@ evb_event_new (const char *type, const char *source, json_t *data, guint32 flags
   event->pub.type = event->strings;
   event->pub.source = event->strings + type_size;
   event->pub.id = __atomic_fetch_add (&next_event_id, 1, __ATOMIC_RELAXED);
-  event->pub.time_us = g_get_real_time ();
+  event->pub.time_us = time_us;
   event->pub.data = data != NULL ? data : json_incref (shared_empty_object ());
   if (trace != NULL && (trace->high != 0 || trace->low != 0))
     {

@@ -46,7 +46,8 @@ gboolean evb_event_type_check_unreserved (const char *type, GError **error);
  * the current handler's event's trace continues (evb_event_get_current),
  * or, outside a handler, a new trace starts; a @trace whose id is 0 starts
  * a new one too. */
-EvbEvent *evb_event_new (const char *type, const char *source, json_t *data, guint32 flags, const EvbTrace *trace);
+EvbEvent *evb_event_new (const char *type, const char *source, json_t *data, guint32 flags, const EvbTrace *trace,
+                         gint64 time_us);
 
 /* The receipt waiting on @event, or NULL (receipt.c reads and clears it). */
 EvbReceiptState *evb_event_get_receipt (const EvbEvent *event);

@@ -172,7 +172,7 @@ api_add_timeout (EvbPlugin *plugin, guint interval_ms, GSourceFunc func, gpointe
 {
   EvbPluginInstance *instance = instance_of (plugin);
   PluginSource *closure = g_new0 (PluginSource, 1);
-  GSource *source = g_timeout_source_new (interval_ms);
+  GSource *source = evb_clock_timeout_source_new (instance->bus->clock, interval_ms);
 
   closure->instance = evb_plugin_instance_ref (instance);
   closure->func = func;
@@ -264,6 +264,12 @@ api_call_wait (EvbCall *call, guint timeout_ms)
   return cancelled;
 }
 
+static gint64
+api_now (EvbPlugin *plugin)
+{
+  return evb_bus_now (instance_of (plugin)->bus);
+}
+
 static json_t *
 api_call_params (EvbCall *call)
 {
@@ -291,4 +297,5 @@ const EvbHostApi evb_host_api = {
   .emit_full = api_emit_full,
   .call_params = api_call_params,
   .call_wait = api_call_wait,
+  .now = api_now,
 };

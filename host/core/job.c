@@ -185,7 +185,7 @@ job_started (EvbJob *job)
     set_state (job, EVB_JOB_EXECUTING);
   if (route->timeout_ms > 0 && job->state == EVB_JOB_EXECUTING)
     {
-      job->timeout_source = g_timeout_source_new (route->timeout_ms);
+      job->timeout_source = evb_clock_timeout_source_new (job->bus->clock, route->timeout_ms);
       g_source_set_callback (job->timeout_source, job_timed_out, job, NULL);
       g_source_set_static_name (job->timeout_source, "evbus job timeout");
       g_source_attach (job->timeout_source, job->bus->context);

@@ -28,9 +28,11 @@ emit_report (EvbBus *bus, const char *type, json_t *data, guint32 flags, const E
 {
   g_autoptr (GError) error = NULL;
   EvbTrace trace;
+  EvbEvent *event;
 
   evb_trace_continue (about, &trace);
-  if (!evb_bus_emit_report (bus, evb_event_new (type, "host", data, flags, &trace), &error))
+  event = evb_event_new (type, "host", data, flags, &trace, evb_clock_now (bus->clock));
+  if (!evb_bus_emit_report (bus, event, &error))
     g_warning ("%s event lost: %s", type, error->message);
 }
 
@@ -258,7 +260,7 @@ evb_report_status (EvbBus *bus, EvbJob *job)
   SET_NEW (data, "state", shared_string (&states[job->state], evb_job_state_to_string (job->state)));
   SET_NEW (data, "event", json_incref (job->report_event));
   add_route_fields (data, job->route);
-  SET_NEW (data, "time_us", json_integer ((json_int_t) g_get_real_time ()));
+  SET_NEW (data, "time_us", json_integer ((json_int_t) evb_clock_now (bus->clock)));
   SET_NEW (data, "queue_wait_us", job->seen_started ? json_incref (job->report_queue_wait) : json_null ());
   SET_NEW (data, "run_time_us", final && job->ran ? json_integer (job->finished_us - job->started_us) : json_null ());
   SET_NEW (data, "error", error);

@@ -373,6 +373,30 @@ evb_harness_run_until (EvbHarness *harness, EvbHarnessCondition condition, gpoin
   return reached;
 }
 
+void
+evb_harness_set_clock (EvbHarness *harness, gint64 now_us)
+{
+  evb_bus_set_fake_clock (harness->bus, now_us);
+}
+
+/* Bounds the iterations of one advance: a source that is always ready
+ * (a 0 ms timeout re-armed forever) must not hang the test. */
+#define ADVANCE_MAX_ITERATIONS 100000
+
+void
+evb_harness_advance_clock (EvbHarness *harness, gint64 ms)
+{
+  evb_bus_advance_clock (harness->bus, ms);
+  for (guint i = 0; i < ADVANCE_MAX_ITERATIONS && g_main_context_iteration (harness->context, FALSE); i++)
+    ;
+}
+
+gint64
+evb_harness_now (EvbHarness *harness)
+{
+  return evb_bus_now (harness->bus);
+}
+
 static gboolean
 bus_is_idle (EvbHarness *harness, gpointer user_data)
 {

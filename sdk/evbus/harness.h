@@ -144,6 +144,25 @@ EVB_HARNESS_API gboolean evb_harness_run_until (EvbHarness *harness, EvbHarnessC
 EVB_HARNESS_API gboolean evb_harness_run_until_count (EvbHarness *harness, const char *pattern, guint count,
                                                       guint timeout_ms, GError **error);
 
+/* A fake clock (ABI 1.1), so that timers, schedules and route timeouts are
+ * tested without waiting.  From this call on, evb_plugin_now () and events'
+ * time_us read @now_us (µs since the epoch) until advanced, and timeouts
+ * (evb_plugin_add_timeout, routes' timeout_ms) fire only when the clock is
+ * advanced past them.  Call before adding plugins: timeouts made earlier
+ * stay real.  Durations in statistics and the harness's own run_until
+ * timeouts stay in real time. */
+EVB_HARNESS_API void evb_harness_set_clock (EvbHarness *harness, gint64 now_us);
+
+/* Moves the fake clock forward by @ms and iterates until nothing more is
+ * ready, so every timeout that became due has fired (each repeating one
+ * once, re-armed from the new time, as a real timeout after a suspend)
+ * and the events they emitted have been dispatched; async jobs may still
+ * run (evb_harness_run_until_idle).  A no-op without evb_harness_set_clock. */
+EVB_HARNESS_API void evb_harness_advance_clock (EvbHarness *harness, gint64 ms);
+
+/* The clock plugins see: the fake one once set, else real time. */
+EVB_HARNESS_API gint64 evb_harness_now (EvbHarness *harness);
+
 /* Graceful shutdown now (see DESIGN.md "Lifecycle"); @grace_ms < 0: the
  * setting.  Collected events stay readable. */
 EVB_HARNESS_API void evb_harness_shutdown (EvbHarness *harness, gint grace_ms);

@@ -714,6 +714,7 @@ struct _EvbHostApi {
                         GError **error);
   json_t *(*call_params) (EvbCall *call);
   gboolean (*call_wait) (EvbCall *call, guint timeout_ms);
+  gint64 (*now) (EvbPlugin *plugin);
 };
 
 /* TRUE when the running host's table has @field. */
@@ -829,6 +830,20 @@ static inline gboolean
 evb_plugin_remove_source (EvbPlugin *plugin, guint source_id)
 {
   return plugin->api->remove_source (plugin, source_id);
+}
+
+/* Wall-clock time, µs since the epoch (ABI 1.1): g_get_real_time (), or a
+ * test harness's fake clock (evb_harness_set_clock), which also drives
+ * evb_plugin_add_timeout and route timeouts.  A plugin that schedules by
+ * the clock (a timer, a cron schedule, an age limit) reads it here so that
+ * its tests need not wait.  Events' time_us comes from the same clock.  On
+ * a 1.0 host: g_get_real_time ().  Any thread. */
+static inline gint64
+evb_plugin_now (EvbPlugin *plugin)
+{
+  if (!EVB_API_HAS (plugin->api, now))
+    return g_get_real_time ();
+  return plugin->api->now (plugin);
 }
 
 /* A source that produces events on its own (a file reader, a socket) holds
