@@ -36,18 +36,6 @@ evb_run_trace_free (EvbRunTrace *trace)
   g_free (trace);
 }
 
-static const char *
-result_name (EvbResult result)
-{
-  switch (result)
-    {
-    case EVB_CONTINUE: return "CONTINUE";
-    case EVB_HANDLED: return "HANDLED";
-    case EVB_FAILED: return "FAILED";
-    }
-  return "a value that is no EvbResult";
-}
-
 /* "routes[2] db.search (async)", or "db.search (sync)" for a route made
  * in code. */
 static char *
@@ -76,8 +64,8 @@ describe (EvbRunTrace *trace, const EvbTraceRecord *record)
     case EVB_TRACE_RESULT:
       if (record->job_id != 0)
         return g_strdup_printf ("%s: job %" G_GUINT64_FORMAT " returned %s", route, record->job_id,
-                                result_name (record->result));
-      return g_strdup_printf ("%s: returned %s", route, result_name (record->result));
+                                evb_result_to_string (record->result));
+      return g_strdup_printf ("%s: returned %s", route, evb_result_to_string (record->result));
     case EVB_TRACE_JOB:
       return g_strdup_printf ("%s: job %" G_GUINT64_FORMAT " %s", route, record->job_id, record->text);
     case EVB_TRACE_FAILURE:

@@ -16,6 +16,7 @@
 #include "worker-pool.h"
 #include "route-cache.h"
 #include "route-table.h"
+#include "trace-log.h"
 
 G_BEGIN_DECLS
 
@@ -229,8 +230,11 @@ struct _EvbBus {
   EvbBusState state;
   EvbBusObserver observer;
   gpointer observer_data;
-  EvbBusTracer tracer;      /* `evbus run --trace`: NULL almost always */
+  EvbBusTracer tracer;      /* what EVB_TRACE calls: NULL almost always */
   gpointer tracer_data;
+  EvbBusTracer user_tracer; /* `evbus run --trace` (evb_bus_set_tracer) */
+  gpointer user_tracer_data;
+  EvbTraceLog *trace_log;   /* kept records (evb_bus_keep_traces), or NULL */
 
   /* Main thread counters. */
   guint64 dispatched;

@@ -333,11 +333,47 @@ evb_bus_set_observer (EvbBus *bus, EvbBusObserver observer, gpointer user_data)
   bus->observer_data = user_data;
 }
 
+static void
+trace_to_log (EvbBus *bus, const EvbTraceRecord *record, gpointer user_data)
+{
+  evb_trace_log_add (bus->trace_log, record, evb_clock_now (bus->clock));
+  if (bus->user_tracer != NULL)
+    bus->user_tracer (bus, record, bus->user_tracer_data);
+}
+
+/* EVB_TRACE calls one function: the user's tracer, or the log (which
+ * passes records on to the user's). */
+static void
+update_tracer (EvbBus *bus)
+{
+  bus->tracer = bus->trace_log != NULL ? trace_to_log : bus->user_tracer;
+  bus->tracer_data = bus->trace_log != NULL ? NULL : bus->user_tracer_data;
+}
+
 void
 evb_bus_set_tracer (EvbBus *bus, EvbBusTracer tracer, gpointer user_data)
 {
-  bus->tracer = tracer;
-  bus->tracer_data = user_data;
+  bus->user_tracer = tracer;
+  bus->user_tracer_data = user_data;
+  update_tracer (bus);
+}
+
+void
+evb_bus_keep_traces (EvbBus *bus, guint records)
+{
+  if (records == 0 || (bus->trace_log != NULL && evb_trace_log_get_capacity (bus->trace_log) >= records))
+    return;
+  evb_trace_log_free (bus->trace_log);
+  bus->trace_log = evb_trace_log_new (records);
+  update_tracer (bus);
+}
+
+json_t *
+evb_bus_query_trace (EvbBus *bus, guint64 trace_high, guint64 trace_low)
+{
+  if (bus->trace_log == NULL)
+    return NULL;
+  return evb_trace_log_query (bus->trace_log, trace_high, trace_low);
 }
 
 static gboolean
@@ -549,6 +585,7 @@ evb_bus_free (EvbBus *bus)
   g_cond_clear (&bus->cancel_cond);
   evb_bus_link_unref (bus->link);
   evb_clock_unref (bus->clock);
+  evb_trace_log_free (bus->trace_log);
   g_main_context_unref (bus->context);
   g_free (bus);
 }

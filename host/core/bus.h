@@ -198,8 +198,18 @@ typedef struct {
 
 typedef void (*EvbBusTracer) (EvbBus *bus, const EvbTraceRecord *record, gpointer user_data);
 
+/* "CONTINUE", "HANDLED", "FAILED", as traces name them. */
+const char *evb_result_to_string (EvbResult result);
+
 /* Sets (or with NULL clears) the tracer.  Main thread. */
 void evb_bus_set_tracer (EvbBus *bus, EvbBusTracer tracer, gpointer user_data);
+
+/* Keeps the last @records decisions of dispatch (trace-log.h), or more if
+ * asked before; never fewer, until the bus is freed.  Main thread. */
+void evb_bus_keep_traces (EvbBus *bus, guint records);
+/* The kept records of one trace (evb_trace_log_query's JSON), or NULL when
+ * nothing asked to keep traces.  Main thread. */
+json_t *evb_bus_query_trace (EvbBus *bus, guint64 trace_high, guint64 trace_low);
 
 /* Wall-clock µs since the epoch as the bus tells plugins (events'
  * time_us, evb_plugin_now): real time, or the fake clock.  Any thread. */

@@ -270,6 +270,27 @@ api_now (EvbPlugin *plugin)
   return evb_bus_now (instance_of (plugin)->bus);
 }
 
+static void
+api_keep_traces (EvbPlugin *plugin, guint records)
+{
+  evb_bus_keep_traces (instance_of (plugin)->bus, records);
+}
+
+static json_t *
+api_get_trace (EvbPlugin *plugin, const char *trace_id, GError **error)
+{
+  guint64 high, low;
+  json_t *trace;
+
+  if (!evb_trace_id_parse (trace_id, &high, &low, error))
+    return NULL;
+  trace = evb_bus_query_trace (instance_of (plugin)->bus, high, low);
+  if (trace == NULL)
+    g_set_error (error, EVB_TRACE_ERROR, EVB_TRACE_ERROR_NOT_KEPT,
+                 "no traces are kept: a plugin must call evb_plugin_keep_traces first");
+  return trace;
+}
+
 static json_t *
 api_call_params (EvbCall *call)
 {
@@ -298,4 +319,6 @@ const EvbHostApi evb_host_api = {
   .call_params = api_call_params,
   .call_wait = api_call_wait,
   .now = api_now,
+  .keep_traces = api_keep_traces,
+  .get_trace = api_get_trace,
 };

@@ -304,6 +304,7 @@ struct _EvbEvent {
 
 #define EVB_TRACE_ERROR (g_quark_from_static_string ("evb-trace-error-quark"))
 #define EVB_TRACE_ERROR_INVALID 0
+#define EVB_TRACE_ERROR_NOT_KEPT 1 /* evb_plugin_get_trace: nobody asked to keep traces */
 
 static inline gboolean
 evb__hex_u64 (const char *text, guint digits, guint64 *out)
@@ -372,6 +373,26 @@ evb_traceparent_parse (const char *text, guint64 *trace_high, guint64 *trace_low
     *parent_id = parent;
   if (flags != NULL)
     *flags = (guint8) bits;
+  return TRUE;
+}
+
+/* Parses a trace id as traceparent writes it: 32 lowercase hex digits, not
+ * all zeros.  FALSE with EVB_TRACE_ERROR_INVALID. */
+static inline gboolean
+evb_trace_id_parse (const char *text, guint64 *trace_high, guint64 *trace_low, GError **error)
+{
+  guint64 high, low;
+
+  if (text == NULL || strlen (text) != 32 || !evb__hex_u64 (text, 16, &high) || !evb__hex_u64 (text + 16, 16, &low)
+      || (high == 0 && low == 0))
+    {
+      g_set_error (error, EVB_TRACE_ERROR, EVB_TRACE_ERROR_INVALID,
+                   "invalid trace id \"%.40s\": expected 32 lowercase hex digits, not all zeros",
+                   text != NULL ? text : "");
+      return FALSE;
+    }
+  *trace_high = high;
+  *trace_low = low;
   return TRUE;
 }
 
@@ -715,6 +736,8 @@ struct _EvbHostApi {
   json_t *(*call_params) (EvbCall *call);
   gboolean (*call_wait) (EvbCall *call, guint timeout_ms);
   gint64 (*now) (EvbPlugin *plugin);
+  void (*keep_traces) (EvbPlugin *plugin, guint records);
+  json_t *(*get_trace) (EvbPlugin *plugin, const char *trace_id, GError **error);
 };
 
 /* TRUE when the running host's table has @field. */
@@ -881,6 +904,34 @@ static inline json_t *
 evb_plugin_get_stats (EvbPlugin *plugin)
 {
   return plugin->api->stats (plugin);
+}
+
+/* Asks the host to keep the last @records decisions of dispatch (events
+ * dispatched, routes skipped with why, levels, results, job states,
+ * failures, receipts), so that evb_plugin_get_trace can show a trace after
+ * the fact (ABI 1.1).  Recording costs a copy of several ~330-byte
+ * records per event (bench B1 "traces-kept" row); the host keeps the
+ * largest number any plugin asked for, until it exits.  Main thread. */
+static inline void
+evb_plugin_keep_traces (EvbPlugin *plugin, guint records)
+{
+  plugin->api->keep_traces (plugin, records);
+}
+
+/* The kept records of trace @trace_id (32 lowercase hex) as a new JSON
+ * object: {"trace_id", "records", "partial", "events": [{"id",
+ * "parent_id", "type", "time_us", "matched", "outcome", "end_us",
+ * "receipt", "routes": [{"id", "label", "mode", "priority", "job",
+ * "start_us", "end_us", "result", "states": [{"state", "time_us"}],
+ * "failure", "skipped"}]}]}, events in dispatch order; "partial" when the
+ * oldest records of the trace were overwritten.  An unknown trace has no
+ * events.  NULL with EVB_TRACE_ERROR_INVALID (a bad id) or
+ * EVB_TRACE_ERROR_NOT_KEPT (no plugin called evb_plugin_keep_traces).
+ * Main thread. */
+static inline json_t *
+evb_plugin_get_trace (EvbPlugin *plugin, const char *trace_id, GError **error)
+{
+  return plugin->api->get_trace (plugin, trace_id, error);
 }
 
 /* TRUE once the host wants this job to stop (shutdown, unsubscribe,
