@@ -678,13 +678,17 @@ oldest_jobs_to_json (EvbBus *bus)
       EvbJob *job = l->data;
       EvbRoute *route = job->route;
 
-      json_array_append_new (list, json_pack ("{s:I, s:s, s:I, s:s, s:s?, s:{s:I, s:s}, s:I, s:o}",
+      char trace_id[EVB_TRACE_ID_SIZE];
+
+      evb_event_format_trace_id (job->event, trace_id);
+      json_array_append_new (list, json_pack ("{s:I, s:s, s:I, s:s, s:s?, s:{s:I, s:s, s:s}, s:I, s:o}",
                                               "job", (json_int_t) job->id,
                                               "state", evb_job_state_to_string (job->state),
                                               "route", (json_int_t) route->id,
                                               "handler", route->label,
                                               "plugin", route->plugin != NULL ? route->plugin->name : NULL,
                                               "event", "id", (json_int_t) job->event->id, "type", job->event->type,
+                                              "trace_id", trace_id,
                                               "age_us", (json_int_t) MAX (0, now_us - job->created_us),
                                               "running_us", job->seen_started
                                                               ? json_integer (MAX (0, now_us - job->started_us))

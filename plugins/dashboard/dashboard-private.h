@@ -40,6 +40,7 @@ typedef struct {
   gint64 time_us;
   guint64 origin_id;
   guint64 job; /* 0: a sync handler */
+  char trace_id[EVB_TRACE_ID_SIZE]; /* the failure's, which is its origin's */
   gint code;
   const char *plugin;
   const char *handler;

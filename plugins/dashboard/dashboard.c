@@ -9,7 +9,12 @@
  * nobody streams from should not cost a pipeline that much.  No extra
  * thread, no second loop.
  *
- * Endpoints (see http.c): GET /  /events  /api/v1/snapshot  /metrics  /healthz
+ * Endpoints (see http.c): GET /  /events  /api/v1/snapshot  /api/v1/trace/<id>  /metrics  /healthz
+ *
+ * The trace view (/api/v1/trace/<id>, the page's #trace=<id>) shows what
+ * the host kept of one trace: it asks the host to keep the last
+ * trace_records decisions of dispatch (evb_plugin_keep_traces), which
+ * costs a copy of a few records per event; 0 turns the view off.
  *
  * Options:
  *   listen         (string, "127.0.0.1:8080")  address:port; port 0 picks a free one
@@ -127,6 +132,7 @@ failure_new (const EvbEvent *event)
       size += json_string_length (strings[i]) + 1;
   failure = g_malloc (sizeof *failure + size);
   failure->time_us = event->time_us;
+  evb_event_format_trace_id (event, failure->trace_id);
   failure->origin_id = (guint64) json_integer_value (json_object_get (origin, "id"));
   failure->job = (guint64) json_integer_value (json_object_get (data, "job"));
   failure->code = (gint) json_integer_value (json_object_get (error, "code"));
@@ -187,7 +193,7 @@ failures_to_json (Dashboard *self)
     {
       DashFailure *failure = l->data;
 
-      json_array_append_new (list, json_pack ("{s:I, s:s?, s:s?, s:{s:s?, s:I}, s:{s:s?, s:i, s:s?}, s:s?, s:o}",
+      json_array_append_new (list, json_pack ("{s:I, s:s?, s:s?, s:{s:s?, s:I}, s:{s:s?, s:i, s:s?}, s:s?, s:o, s:s}",
                                               "time_us", (json_int_t) failure->time_us,
                                               "plugin", failure->plugin,
                                               "handler", failure->handler,
@@ -197,7 +203,8 @@ failures_to_json (Dashboard *self)
                                               "message", failure->message,
                                               "thread", failure->thread,
                                               "job", failure->job != 0 ? json_integer ((json_int_t) failure->job)
-                                                                       : json_null ()));
+                                                                       : json_null (),
+                                              "trace_id", failure->trace_id));
     }
   return list;
 }
@@ -300,6 +307,8 @@ dashboard_init (EvbPlugin *plugin, GError **error)
 
   for (guint i = 0; i < DASH_N_STATUS_STATES; i++)
     self->status_taps[i] = (DashStatusTap) { self, i };
+  if (evb_plugin_get_int (plugin, "trace_records") > 0)
+    evb_plugin_keep_traces (plugin, (guint) evb_plugin_get_int (plugin, "trace_records"));
   self->failure_route = subscribe (self, "evbus.failure", "failure", on_failure, self, error);
   if (self->failure_route == 0)
     return FALSE;
@@ -357,6 +366,8 @@ static const EvbOptionInfo options[] = {
   EVB_OPTION_DOUBLE_RANGE ("failure_rate", "0.5", 0.0, 1.0,
       "/healthz fails when this share of handler runs failed in the window"),
   EVB_OPTION_INT_RANGE ("window_s", "30", 1, 86400, "failure-rate window in seconds"),
+  EVB_OPTION_INT_RANGE ("trace_records", "4096", 0, 1000000,
+      "decisions of dispatch the host keeps for the trace view (about 330 bytes each); 0: no trace view"),
   EVB_OPTION_INT_RANGE ("stall_s", "60", 1, 86400 * 7,
       "/healthz fails when a job stays in flight longer than this (seconds)"),
   EVB_OPTIONS_END

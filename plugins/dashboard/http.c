@@ -95,6 +95,31 @@ serve_page (SoupServerMessage *msg)
   soup_message_body_append_bytes (soup_server_message_get_response_body (msg), page);
 }
 
+/* GET /api/v1/trace/<32 hex>: what the host kept of one trace. */
+static void
+serve_trace (Dashboard *self, SoupServerMessage *msg, const char *trace_id)
+{
+  g_autoptr (GError) error = NULL;
+  json_t *trace = evb_plugin_get_trace (self->plugin, trace_id, &error);
+  guint status = SOUP_STATUS_OK;
+  char *text;
+
+  if (trace == NULL)
+    {
+      gboolean invalid = g_error_matches (error, EVB_TRACE_ERROR, EVB_TRACE_ERROR_INVALID);
+
+      status = invalid ? SOUP_STATUS_BAD_REQUEST : SOUP_STATUS_NOT_FOUND;
+      trace = json_pack ("{s:s}", "error", invalid ? error->message
+                                                   : "the trace view is off: set the dashboard's \"trace_records\" "
+                                                     "option above 0");
+    }
+  text = json_dumps (trace, JSON_COMPACT);
+  json_decref (trace);
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control", "no-store");
+  respond (msg, status, "application/json", g_strdup (text));
+  free (text);
+}
+
 static void
 serve_snapshot (Dashboard *self, SoupServerMessage *msg)
 {
@@ -173,6 +198,8 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
     serve_page (msg);
   else if (strcmp (path, "/api/v1/snapshot") == 0)
     serve_snapshot (self, msg);
+  else if (g_str_has_prefix (path, "/api/v1/trace/"))
+    serve_trace (self, msg, path + strlen ("/api/v1/trace/"));
   else if (strcmp (path, "/metrics") == 0)
     serve_metrics (self, msg);
   else if (strcmp (path, "/healthz") == 0)
@@ -201,7 +228,7 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
         dash_sse_start (self, msg, pattern, (guint) max_rate);
     }
   else
-    respond_text (msg, SOUP_STATUS_NOT_FOUND, "not found: try /, /events, /api/v1/snapshot, /metrics, /healthz\n");
+    respond_text (msg, SOUP_STATUS_NOT_FOUND, "not found: try /, /events, /api/v1/snapshot, /api/v1/trace/<id>, /metrics, /healthz\n");
 }
 
 /* "127.0.0.1:8080", "[::1]:8080", "localhost:0". */

@@ -451,10 +451,13 @@ append_json (GString *out, json_t *json)
 /* One SSE message into @out: the event as JSON on one data line (compact
  * JSON has no raw newline: control characters are escaped).  No
  * intermediate document:
- *   data: {"type":...,"id":...,"time_us":...,"source":...,"data":{...}} */
+ *   data: {"type":...,"id":...,"time_us":...,"trace_id":...,"source":...,"data":{...}} */
 static void
 format_event (GString *out, const EvbEvent *event)
 {
+  char trace_id[EVB_TRACE_ID_SIZE];
+
+  evb_event_format_trace_id (event, trace_id);
   g_string_truncate (out, 0);
   /* Types are [a-z0-9_-.] by construction. */
   g_string_append (out, "data: {\"type\":\"");
@@ -463,7 +466,9 @@ format_event (GString *out, const EvbEvent *event)
   append_u64 (out, event->id);
   g_string_append (out, ",\"time_us\":");
   append_u64 (out, (guint64) MAX (event->time_us, 0));
-  g_string_append (out, ",\"source\":");
+  g_string_append (out, ",\"trace_id\":\"");
+  g_string_append (out, trace_id);
+  g_string_append (out, "\",\"source\":");
   append_json_string (out, event->source, strlen (event->source));
   g_string_append (out, ",\"data\":");
   append_json (out, event->data);

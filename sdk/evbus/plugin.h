@@ -396,6 +396,18 @@ evb_trace_id_parse (const char *text, guint64 *trace_high, guint64 *trace_low, G
   return TRUE;
 }
 
+/* 32 hex digits and the NUL. */
+#define EVB_TRACE_ID_SIZE 33
+
+/* Writes @event's trace id as 32 lowercase hex digits (as in traceparent,
+ * evb_trace_id_parse's input) into @out. */
+static inline void
+evb_event_format_trace_id (const EvbEvent *event, char out[EVB_TRACE_ID_SIZE])
+{
+  g_snprintf (out, EVB_TRACE_ID_SIZE, "%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x", event->trace_id_high,
+              event->trace_id_low);
+}
+
 /* Writes the `traceparent` that continues @event's trace with @event as the
  * parent ("00-<trace id>-<event id>-01") into @out, for what leaves evbus
  * through @event (an HTTP call, a NATS message). */
@@ -889,7 +901,7 @@ evb_plugin_release (EvbPlugin *plugin)
  *  "routes": [{id, pattern, handler, plugin, mode, priority, matched,
  *  filtered, handled, completed, failed, cancelled, timeouts, waiting,
  *  executing, queue_wait_us: {...}, run_time_us: {...}}, ...],
- *  "jobs": [{job, state, route, handler, plugin, event: {id, type}, age_us,
+ *  "jobs": [{job, state, route, handler, plugin, event: {id, type, trace_id}, age_us,
  *  running_us (null while waiting)}, ...]: the oldest jobs in flight, oldest
  *  first, at most 100 (bus.jobs_in_flight counts them all)}.
  * run_time_us of an async route times every job; of a sync route, the

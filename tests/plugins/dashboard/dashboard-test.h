@@ -99,11 +99,27 @@ work_note (EvbCall *call, const EvbEvent *event)
   return EVB_CONTINUE;
 }
 
+/* Emits data.next {"fail": data.then_fail}: a trace of two events. */
+static EvbResult
+work_relay (EvbCall *call, const EvbEvent *event)
+{
+  const char *next = json_string_value (json_object_get (event->data, "next"));
+  json_t *then_fail = json_object_get (event->data, "then_fail");
+  json_t *data = json_object ();
+
+  if (then_fail != NULL)
+    json_object_set (data, "fail", then_fail);
+  if (next == NULL || !evb_call_emit (call, next, data, NULL))
+    return evb_call_fail (call, "work", 3, "cannot emit data.next");
+  return EVB_CONTINUE;
+}
+
 static const EvbHandlerInfo work_handlers[] = {
   EVB_HANDLER ("run", work_run, "Fails with data.fail; waits for the test's gate with data.block."),
   EVB_HANDLER ("fail", work_fail, "Always fails with data.message."),
   EVB_HANDLER ("spin", work_spin, "Keeps the inbox full while the test says so."),
   EVB_HANDLER ("note", work_note, "Does nothing."),
+  EVB_HANDLER ("relay", work_relay, "Emits data.next with data.then_fail as its data.fail."),
   EVB_HANDLERS_END
 };
 

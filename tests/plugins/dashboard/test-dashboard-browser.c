@@ -482,11 +482,216 @@ test_page_live_in_chromium (G_GNUC_UNUSED void **state)
   dash_stop (dash);
 }
 
+/* ---- the trace view ------------------------------------------------------ */
+
+/* The waterfall's rows, one string each: "<depth> <kind> <name> <result>
+ * [<states>]", e.g. "1 route work.run (async #3) FAILED waiting executing
+ * failed"; and the trace view's state. */
+static const char trace_state_js[] =
+  "JSON.stringify((function () {"
+  "  if (!document.body || !document.getElementById('trace')) return { trace: 'not loaded yet' };"
+  "  var rows = Array.from(document.querySelectorAll('#waterfall .name')).map(function (n) {"
+  "    var d = n.dataset;"
+  "    return d.depth + ' ' + d.kind + ' ' + (d.kind === 'event' ? d.type + ' ' + d.outcome"
+  "      : d.label + ' ' + d.result + (d.states ? ' ' + d.states : '')); });"
+  "  var bars = Array.from(document.querySelectorAll('#waterfall .span')).filter(function (b) {"
+  "    return b.getBoundingClientRect().width > 0; }).length;"
+  "  return { trace: document.body.dataset.trace || '', shown: getComputedStyle(document.getElementById('trace')).display,"
+  "           rows: rows, bars: bars, message: document.getElementById('trace-msg').textContent,"
+  "           failure_links: Array.from(document.querySelectorAll('#failures a.trace')).map(function (a) {"
+  "             return a.getAttribute('href'); }),"
+  "           job_links: Array.from(document.querySelectorAll('#job-rows a.trace')).map(function (a) {"
+  "             return a.getAttribute('href'); }) };"
+  "})())";
+
+static json_t *
+trace_state (Browser *browser)
+{
+  g_autofree char *text = page_eval (browser, trace_state_js);
+  json_t *state = json_loads (text, 0, NULL);
+
+  if (state == NULL)
+    fail_msg ("trace state is not JSON: %s", text);
+  return state;
+}
+
+typedef struct {
+  Browser *browser;
+  const char *trace;     /* the body's data-trace to wait for */
+  const char *link_list; /* "failure_links" or "job_links": wait for one link */
+  guint n_rows;          /* rows to wait for (0: any) */
+  gint64 next_poll;
+  json_t *last;
+} TraceGoal;
+
+static gboolean
+trace_shows (EvbHarness *harness, gpointer user_data)
+{
+  TraceGoal *goal = user_data;
+  gint64 now = g_get_monotonic_time ();
+
+  if (now < goal->next_poll)
+    return FALSE;
+  goal->next_poll = now + 50 * 1000;
+  g_clear_pointer (&goal->last, json_decref);
+  goal->last = trace_state (goal->browser);
+  if (goal->link_list != NULL)
+    return json_array_size (json_object_get (goal->last, goal->link_list)) > 0;
+  return g_strcmp0 (json_string_value (json_object_get (goal->last, "trace")), goal->trace) == 0
+         && (goal->n_rows == 0 || json_array_size (json_object_get (goal->last, "rows")) == goal->n_rows);
+}
+
+static json_t *
+wait_for_trace (Browser *browser, const char *trace, const char *link_list, guint n_rows)
+{
+  g_autoptr (GError) error = NULL;
+  TraceGoal goal = { browser, trace, link_list, n_rows, 0, NULL };
+
+  if (!evb_harness_run_until (browser->dash->harness, trace_shows, &goal, WAIT_MS, &error))
+    {
+      char *dump = goal.last != NULL ? json_dumps (goal.last, JSON_COMPACT) : NULL;
+
+      fail_msg ("the trace view never showed %s: %s\nlast state: %s", trace != NULL ? trace : link_list,
+                error->message, dump != NULL ? dump : "(none)");
+    }
+  return goal.last;
+}
+
+static void
+assert_rows (json_t *state, const char *const *expected)
+{
+  json_t *rows = json_object_get (state, "rows");
+  guint n = g_strv_length ((char **) expected);
+
+  if (json_array_size (rows) != n)
+    {
+      char *dump = json_dumps (rows, JSON_COMPACT);
+
+      fail_msg ("expected %u rows, got %s", n, dump);
+    }
+  for (guint i = 0; i < n; i++)
+    assert_string_equal (json_string_value (json_array_get (rows, i)), expected[i]);
+}
+
+static Browser *
+browser_open (Dash *dash, const char *url)
+{
+  Browser *browser = browser_start (dash);
+  g_autoptr (json_t) target = cdp (browser, FALSE, "Target.createTarget", json_pack ("{s:s}", "url", "about:blank"));
+  g_autoptr (json_t) attached = cdp (browser, FALSE, "Target.attachToTarget",
+                                     json_pack ("{s:O, s:b}", "targetId", json_object_get (target, "targetId"),
+                                                "flatten", TRUE));
+
+  browser->session = g_strdup (json_string_value (json_object_get (attached, "sessionId")));
+  json_decref (cdp (browser, TRUE, "Emulation.setDeviceMetricsOverride",
+                    json_pack ("{s:i, s:i, s:i, s:b}", "width", 1280, "height", 900, "deviceScaleFactor", 1,
+                               "mobile", FALSE)));
+  json_decref (cdp (browser, TRUE, "Page.navigate", json_pack ("{s:s}", "url", url)));
+  return browser;
+}
+
+/* A failure's "trace" link opens the waterfall of its trace: the event,
+ * the sync route that emitted the child, the child, its failed job with
+ * its states and the route its filter skipped.  A job in flight links to
+ * its trace too, shown running.  An id nobody kept says so. */
+static void
+test_trace_view_in_chromium (G_GNUC_UNUSED void **state)
+{
+  static const char *const failed_tree[] = {
+    "0 event order.placed done",
+    "1 route work.relay CONTINUE",
+    "1 event order.charge failed",
+    "2 route work.run FAILED waiting executing failed",
+    "2 route work.note skipped",
+    "2 event evbus.failure done", /* its route is the dashboard's own: hidden */
+    NULL,
+  };
+  static const char *const running_tree[] = {
+    "0 event order.slow running",
+    "1 route work.run running waiting executing",
+    NULL,
+  };
+  Dash *dash;
+  Browser *browser;
+  json_t *seen;
+  char placed_trace[EVB_TRACE_ID_SIZE];
+  char slow_trace[EVB_TRACE_ID_SIZE];
+  g_autofree char *failure_href = NULL;
+  g_autofree char *job_href = NULL;
+  g_autofree char *unknown_url = NULL;
+
+  if (!g_file_test (CHROMIUM, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      print_message ("%s is not installed\n", CHROMIUM);
+      skip ();
+    }
+
+  dash = dash_start (NULL, "{\"listen\": \"127.0.0.1:0\"}");
+  dash_add_route (dash, "order.placed", "work.relay", NULL);
+  dash_add_route (dash, "order.charge", "work.run", "{\"mode\": \"async\"}");
+  dash_add_route (dash, "order.charge", "work.note", "{\"filter\": {\"amount\": {\"gt\": 10}}}");
+  dash_add_route (dash, "order.slow", "work.run", "{\"mode\": \"async\"}");
+  dash_emit (dash, "order.placed", "{\"next\": \"order.charge\", \"then_fail\": \"" FAILURE_MESSAGE "\"}");
+  dash_run_until_idle (dash);
+  evb_event_format_trace_id (evb_harness_find (dash->harness, "order.placed", 0), placed_trace);
+
+  browser = browser_open (dash, dash->url);
+  seen = wait_for_trace (browser, NULL, "failure_links", 0);
+  failure_href = g_strdup (json_string_value (json_array_get (json_object_get (seen, "failure_links"), 0)));
+  json_decref (seen);
+  {
+    g_autofree char *expected = g_strconcat ("#trace=", placed_trace, NULL);
+
+    assert_string_equal (failure_href, expected);
+  }
+
+  /* Follow the link as a user would: a click. */
+  g_free (page_eval (browser, "document.querySelector('#failures a.trace').click(), ''"));
+  seen = wait_for_trace (browser, placed_trace, NULL, 6);
+  assert_string_equal (json_string_value (json_object_get (seen, "shown")), "block");
+  assert_rows (seen, failed_tree);
+  assert_true (json_integer_value (json_object_get (seen, "bars")) >= 5);
+  json_decref (seen);
+  save_screenshot (browser, "dashboard-trace.png");
+
+  /* A job held in its handler: the jobs table links to its trace, which
+   * shows it running. */
+  gate_set (FALSE);
+  dash_emit (dash, "order.slow", "{\"block\": true}");
+  seen = wait_for_trace (browser, NULL, "job_links", 0);
+  job_href = g_strdup (json_string_value (json_array_get (json_object_get (seen, "job_links"), 0)));
+  json_decref (seen);
+  evb_event_format_trace_id (evb_harness_find (dash->harness, "order.slow", 0), slow_trace);
+  {
+    g_autofree char *expected = g_strconcat ("#trace=", slow_trace, NULL);
+
+    assert_string_equal (job_href, expected);
+  }
+  g_free (page_eval (browser, "document.querySelector('#job-rows a.trace').click(), ''"));
+  seen = wait_for_trace (browser, slow_trace, NULL, 2);
+  assert_rows (seen, running_tree);
+  json_decref (seen);
+  gate_set (TRUE);
+  dash_run_until_idle (dash);
+
+  /* An id nobody kept. */
+  g_free (page_eval (browser, "location.hash = '#trace=0123456789abcdef0123456789abcdef', ''"));
+  seen = wait_for_trace (browser, "0123456789abcdef0123456789abcdef", NULL, 0);
+  assert_int_equal (json_array_size (json_object_get (seen, "rows")), 0);
+  assert_string_equal (json_string_value (json_object_get (seen, "message")),
+                       "nothing kept for this trace (it may be older than the kept records)");
+  json_decref (seen);
+
+  browser_stop (browser);
+  dash_stop (dash);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_page_live_in_chromium),
+    cmocka_unit_test (test_trace_view_in_chromium),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

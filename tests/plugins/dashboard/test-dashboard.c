@@ -367,6 +367,66 @@ test_failure_history (G_GNUC_UNUSED void **state)
   dash_stop (dash);
 }
 
+/* The trace view's data: /api/v1/trace/<id> answers with the tree the
+ * host kept; a failure in the snapshot names its trace; bad ids and a
+ * dashboard with the view off say so in a JSON error. */
+static void
+test_trace_endpoint (G_GNUC_UNUSED void **state)
+{
+  Dash *dash = dash_start (NULL, "{\"listen\": \"127.0.0.1:0\"}");
+  g_autoptr (json_t) snapshot = NULL;
+  g_autoptr (json_t) trace = NULL;
+  g_autoptr (Reply) reply = NULL;
+  g_autoptr (Reply) bad = NULL;
+  g_autofree char *path = NULL;
+  const char *trace_id;
+  json_t *failure, *events, *charge;
+  char expected_id[EVB_TRACE_ID_SIZE];
+
+  dash_add_route (dash, "order.placed", "work.relay", NULL);
+  dash_add_route (dash, "order.charge", "work.run", "{\"mode\": \"async\"}");
+  dash_emit (dash, "order.placed", "{\"next\": \"order.charge\", \"then_fail\": \"card declined\"}");
+  dash_run_until_idle (dash);
+
+  snapshot = get_snapshot (dash);
+  failure = json_array_get (json_object_get (json_object_get (snapshot, "dashboard"), "recent_failures"), 0);
+  trace_id = json_string_value (json_object_get (failure, "trace_id"));
+  evb_event_format_trace_id (evb_harness_find (dash->harness, "order.placed", 0), expected_id);
+  assert_string_equal (trace_id, expected_id);
+
+  path = g_strdup_printf ("/api/v1/trace/%s", trace_id);
+  reply = http_get (dash, path);
+  assert_int_equal (reply->status, 200);
+  trace = json_loads (reply->body, 0, NULL);
+  assert_non_null (trace);
+  assert_string_equal (json_string_value (json_object_get (trace, "trace_id")), trace_id);
+  /* The host's own events (status: the harness listens to everything;
+   * the failure) are in the trace too, after the events they are about. */
+  events = json_object_get (trace, "events");
+  assert_int_equal (json_array_size (events), 6);
+  assert_string_equal (json_string_value (json_object_get (json_array_get (events, 0), "type")), "order.placed");
+  charge = json_array_get (events, 1);
+  assert_string_equal (json_string_value (json_object_get (charge, "type")), "order.charge");
+  assert_string_equal (json_string_value (json_object_get (charge, "outcome")), "failed");
+  assert_string_equal (json_string_value (json_object_get (json_array_get (json_object_get (charge, "routes"), 0),
+                                                           "failure")),
+                       "work 7: card declined");
+
+  bad = http_get (dash, "/api/v1/trace/XYZ");
+  assert_int_equal (bad->status, 400);
+  assert_string_equal (bad->body, "{\"error\":\"invalid trace id \\\"XYZ\\\": expected 32 lowercase hex digits, "
+                                  "not all zeros\"}");
+  dash_stop (dash);
+
+  dash = dash_start (NULL, "{\"listen\": \"127.0.0.1:0\", \"trace_records\": 0}");
+  g_clear_pointer (&bad, reply_free);
+  bad = http_get (dash, path);
+  assert_int_equal (bad->status, 404);
+  assert_string_equal (bad->body, "{\"error\":\"the trace view is off: set the dashboard's \\\"trace_records\\\" "
+                                  "option above 0\"}");
+  dash_stop (dash);
+}
+
 /* A job held in its handler shows in flight, with its age, until it ends:
  * the host's list, oldest first, with no status stream open. */
 static void
@@ -1540,6 +1600,7 @@ main (void)
     cmocka_unit_test (test_stuck_client_is_cut_off),
     cmocka_unit_test (test_token_required),
     cmocka_unit_test (test_foreign_host_refused),
+    cmocka_unit_test (test_trace_endpoint),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
