@@ -259,6 +259,41 @@ run_receipt_cost (const BenchOptions *options, json_t *data, guint64 events)
   g_main_context_pop_thread_default (context);
 }
 
+/* ---- what keeping traces costs (the dashboard's trace view) ------------- */
+
+/* Two buses alike but for evb_bus_keep_traces, one sync route each,
+ * measured in alternation: the log cannot be switched off again. */
+static void
+run_traces_cost (const BenchOptions *options, json_t *data, guint64 events)
+{
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  g_autoptr (EvbBus) kept_bus = NULL;
+  g_autoptr (EvbBus) plain_bus = NULL;
+  g_autofree double *kept_ns = g_new (double, options->rounds);
+  g_autofree double *plain_ns = g_new (double, options->rounds);
+  double kept, plain;
+
+  g_main_context_push_thread_default (context);
+  kept_bus = bench_bus_new (context, 1, 0);
+  plain_bus = bench_bus_new (context, 1, 0);
+  evb_bus_keep_traces (kept_bus, 4096);
+  bench_add_route (kept_bus, "bench.order", EVB_MODE_SYNC, bus_handler, NULL, NULL);
+  bench_add_route (plain_bus, "bench.order", EVB_MODE_SYNC, bus_handler, NULL, NULL);
+  measure_emits (kept_bus, data, events / 10 / BATCH * BATCH + BATCH, FALSE);
+  measure_emits (plain_bus, data, events / 10 / BATCH * BATCH + BATCH, FALSE);
+  for (guint r = 0; r < options->rounds; r++)
+    {
+      kept_ns[r] = measure_emits (kept_bus, data, events, FALSE);
+      plain_ns[r] = measure_emits (plain_bus, data, events, FALSE);
+    }
+  kept = bench_median (kept_ns, options->rounds);
+  plain = bench_median (plain_ns, options->rounds);
+  bench_result ("B1", "traces-kept", "ns/event", kept, plain, "not-kept", plain / kept, "info");
+  g_clear_pointer (&kept_bus, evb_bus_free);
+  g_clear_pointer (&plain_bus, evb_bus_free);
+  g_main_context_pop_thread_default (context);
+}
+
 static volatile gint64 floor_sink;
 
 /* ns per event of the stamp and the allocation alone. */
@@ -329,6 +364,8 @@ main (int argc, char **argv)
     run_event_floor (&options, data, events);
   if (bench_wants (&options, "receipt"))
     run_receipt_cost (&options, data, events);
+  if (bench_wants (&options, "traces-kept"))
+    run_traces_cost (&options, data, events);
   json_decref (data);
   return 0;
 }

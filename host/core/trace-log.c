@@ -85,9 +85,21 @@ evb_trace_log_add (EvbTraceLog *log, const EvbTraceRecord *record, gint64 time_u
   entry->step = (guint8) record->step;
   entry->mode = (guint8) record->mode;
   entry->result = (guint8) record->result;
-  g_strlcpy (entry->type, event->type, sizeof entry->type);
-  g_strlcpy (entry->label, record->route_label != NULL ? record->route_label : "", sizeof entry->label);
-  g_strlcpy (entry->text, record->text != NULL ? record->text : "", sizeof entry->text);
+  /* Only what the query reads: the type where an event's first record may
+   * be (its dispatch, or a receipt that outlived it), a label and a text
+   * where the step has them.  Most records copy one short string. */
+  if (record->step == EVB_TRACE_DISPATCH || record->step == EVB_TRACE_RECEIPT)
+    g_strlcpy (entry->type, event->type, sizeof entry->type);
+  else
+    entry->type[0] = '\0';
+  if (record->route_label != NULL)
+    g_strlcpy (entry->label, record->route_label, sizeof entry->label);
+  else
+    entry->label[0] = '\0';
+  if (record->text != NULL)
+    g_strlcpy (entry->text, record->text, sizeof entry->text);
+  else
+    entry->text[0] = '\0';
   log->next = (log->next + 1) % log->capacity;
   log->kept++;
 }
@@ -113,7 +125,7 @@ event_of (Query *query, const Entry *entry)
   if (entry->step != EVB_TRACE_DISPATCH)
     query->partial = TRUE;
   event = json_pack ("{s:I, s:I, s:s, s:o, s:o, s:n, s:n, s:n, s:[]}", "id", (json_int_t) entry->event_id,
-                     "parent_id", (json_int_t) entry->parent_id, "type", entry->type,
+                     "parent_id", (json_int_t) entry->parent_id, "type", entry->type[0] != '\0' ? entry->type : "?",
                      "time_us", entry->step == EVB_TRACE_DISPATCH ? json_integer (entry->time_us) : json_null (),
                      "matched", entry->step == EVB_TRACE_DISPATCH ? json_integer (entry->count) : json_null (),
                      "outcome", "end_us", "receipt", "routes");
