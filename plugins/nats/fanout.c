@@ -1,0 +1,191 @@
+/* Fan-out: the publish handler sends events to <prefix>.<type>; the import
+ * patterns are subscribed and what arrives is emitted on the local bus.
+ *
+ * No loops, whatever the patterns: (1) the connection is made with NoEcho,
+ * so the server never hands our own publications back to us; (2) a message
+ * whose Evbus-Origin-Run header is ours is dropped anyway (counted), in
+ * case a second connection of this instance would see it; (3) an event
+ * that came in through NATS (its data has "_origin") is never published
+ * again, so two hosts importing each other's ">" do not ping-pong a relay.
+ * Events a handler emits in response to an imported one are new events
+ * and are published as usual.
+ *
+ * Core NATS subscriptions are at-most-once: a message sent while this
+ * host is away is not kept.  Use work sharing (JetStream) for what must
+ * not be lost. */
+#include "nats-private.h"
+
+/* ---- out ------------------------------------------------------------------ */
+
+EvbResult
+nats_publish_handler (EvbCall *call, const EvbEvent *event)
+{
+  Nats *nats = call->instance_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *subject = NULL;
+  g_autofree char *payload = NULL;
+  g_autofree char *status_text = NULL;
+  natsMsg *msg = NULL;
+  natsStatus status;
+
+  if (json_object_get (event->data, NATS_ORIGIN_FIELD) != NULL)
+    {
+      NATS_COUNT (nats, publish_skipped_relay);
+      return EVB_CONTINUE;
+    }
+  /* evbus.* (status, failure) may be exported: the importing host renames
+   * them (host_events_as). */
+  subject = nats_subject_for_type (nats->prefix, event->type, TRUE, &error);
+  if (subject == NULL)
+    {
+      NATS_COUNT (nats, publish_failed);
+      return evb_call_fail (call, "nats", NATS_ERROR_SUBJECT, "%s: not published", error->message);
+    }
+  payload = json_dumps (event->data, JSON_COMPACT);
+  status = natsMsg_Create (&msg, subject, NULL, payload, (int) strlen (payload));
+  if (status == NATS_OK)
+    status = nats_set_origin_headers (nats, msg, event);
+  if (status == NATS_OK)
+    {
+      if (!g_atomic_int_get (&nats->connected))
+        NATS_COUNT (nats, published_disconnected);
+      /* Buffered by libnats (also while reconnecting, up to
+       * reconnect_buffer_bytes): this worker may wait on a socket, the
+       * main loop never does (the handler is async-only). */
+      status = natsConnection_PublishMsg (nats->conn, msg);
+    }
+  natsMsg_Destroy (msg);
+  if (status != NATS_OK)
+    {
+      NATS_COUNT (nats, publish_failed);
+      status_text = nats_status_text (status);
+      return evb_call_fail (call, "nats", NATS_ERROR_PUBLISH, "cannot publish %s to %s: %s%s", event->type, subject,
+                            status_text,
+                            status == NATS_INSUFFICIENT_BUFFER ? " (disconnected and the reconnect buffer is full: "
+                                                                 "raise reconnect_buffer_bytes)"
+                                                               : "");
+    }
+  NATS_COUNT (nats, published);
+  return EVB_CONTINUE;
+}
+
+/* ---- in ------------------------------------------------------------------- */
+
+static gboolean
+is_own_message (Nats *nats, natsMsg *msg)
+{
+  const char *run = NULL;
+
+  return natsMsgHeader_Get (msg, NATS_HEADER_RUN, &run) == NATS_OK && g_strcmp0 (run, nats->run_id) == 0;
+}
+
+/* A libnats delivery thread, one per import pattern. */
+static void
+on_import (natsConnection *conn, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+  Nats *nats = closure;
+  EvbEmitOptions options = EVB_EMIT_OPTIONS_INIT;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *type = NULL;
+  const char *subject = natsMsg_GetSubject (msg);
+  const char *why = NULL;
+  json_error_t parse_error;
+  json_t *data;
+
+  if (is_own_message (nats, msg))
+    {
+      NATS_COUNT (nats, import_skipped_own);
+      goto done;
+    }
+  type = nats_type_for_subject (nats->prefix, subject, nats->host_events_as, &why);
+  if (type == NULL)
+    {
+      NATS_COUNT (nats, import_bad);
+      evb_plugin_log (nats->plugin, G_LOG_LEVEL_WARNING, "dropped a message on \"%s\": %s", subject, why);
+      goto done;
+    }
+  data = json_loadb (natsMsg_GetData (msg), (size_t) natsMsg_GetDataLength (msg), 0, &parse_error);
+  if (!json_is_object (data))
+    {
+      NATS_COUNT (nats, import_bad);
+      evb_plugin_log (nats->plugin, G_LOG_LEVEL_WARNING,
+                      "dropped a message on \"%s\": the payload is not a JSON object%s%s", subject,
+                      data == NULL ? ": " : "", data == NULL ? parse_error.text : "");
+      json_decref (data);
+      goto done;
+    }
+  json_object_set_new (data, NATS_ORIGIN_FIELD, nats_origin_from_headers (msg, subject));
+  options.traceparent = nats_header (msg, NATS_HEADER_TRACEPARENT);
+  options.tracestate = nats_header (msg, NATS_HEADER_TRACESTATE);
+  /* Waits for room on a full "block" inbox: back-pressure reaches libnats,
+   * whose pending limit then counts slow-consumer drops (async_errors). */
+  if (evb_plugin_emit_full (nats->plugin, type, data, &options, &error) == 0)
+    {
+      NATS_COUNT (nats, import_refused);
+      if (!g_atomic_int_get (&nats->stopping))
+        evb_plugin_log (nats->plugin, G_LOG_LEVEL_WARNING, "%s from \"%s\" not emitted: %s", type, subject,
+                        error->message);
+      goto done;
+    }
+  NATS_COUNT (nats, imported);
+done:
+  natsMsg_Destroy (msg);
+}
+
+gboolean
+nats_fanout_start (Nats *nats, GError **error)
+{
+  json_t *patterns = json_object_get (evb_plugin_get_options (nats->plugin), "import");
+  gsize i;
+  json_t *pattern;
+
+  nats->imports = g_ptr_array_new ();
+  json_array_foreach (patterns, i, pattern)
+    {
+      g_autoptr (GError) local_error = NULL;
+      g_autofree char *subject = NULL;
+      natsSubscription *sub = NULL;
+      natsStatus status;
+
+      if (!json_is_string (pattern))
+        {
+          g_set_error (error, NATS_ERROR, NATS_ERROR_CONFIG, "option \"import\"[%zu]: expected a pattern string", i);
+          return FALSE;
+        }
+      subject = nats_subject_for_pattern (nats->prefix, json_string_value (pattern), &local_error);
+      if (subject == NULL)
+        {
+          g_set_error (error, NATS_ERROR, NATS_ERROR_SUBJECT, "option \"import\"[%zu]: %s", i, local_error->message);
+          return FALSE;
+        }
+      status = natsConnection_Subscribe (&sub, nats->conn, subject, on_import, nats);
+      if (status != NATS_OK)
+        {
+          g_autofree char *text = nats_status_text (status);
+
+          g_set_error (error, NATS_ERROR, NATS_ERROR_CONNECT, "option \"import\"[%zu]: cannot subscribe to %s: %s",
+                       i, subject, text);
+          return FALSE;
+        }
+      g_ptr_array_add (nats->imports, sub);
+    }
+  /* The subscriptions reach the server before init returns, so that what
+   * is published after the host is up is seen. */
+  if (nats->imports->len > 0 && natsConnection_FlushTimeout (nats->conn, 5000) != NATS_OK)
+    {
+      g_set_error_literal (error, NATS_ERROR, NATS_ERROR_CONNECT,
+                           "option \"import\": the server did not confirm the subscriptions within 5 s");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Stop: no more deliveries.  The subscriptions are destroyed with the
+ * connection in shutdown (libnats 3.4 can crash on a message for a
+ * subscription destroyed while its connection still reads). */
+void
+nats_fanout_stop (Nats *nats)
+{
+  for (guint i = 0; nats->imports != NULL && i < nats->imports->len; i++)
+    natsSubscription_Unsubscribe (g_ptr_array_index (nats->imports, i));
+}
