@@ -24,8 +24,10 @@
  * origin's "request_id" when it has one, so that a requester can match
  * answers to questions.
  *
- * Threads: the handlers are async only (a sync route to one does not
- * load), on several workers at once.  Each
+ * Threads: the handlers are meant for async routes, on several workers at
+ * once.  A sync route runs them on the main thread, which then waits out
+ * the latency and the query with every other event (and any UI on that
+ * loop) behind it: config/desktop-sync.json does so on purpose.  Each
  * takes a connection from a small pool for its database work only, so a
  * connection is used by one thread at a time (opened SQLITE_OPEN_NOMUTEX,
  * handed over under the pool's lock).  A ":memory:" database lives inside
@@ -603,11 +605,11 @@ db_error:
 }
 
 static const EvbHandlerInfo store_handlers[] = {
-  EVB_HANDLER_ASYNC ("search", store_search,
+  EVB_HANDLER ("search", store_search,
       "Finds items whose name contains data.query (optional data.limit); emits search.results."),
-  EVB_HANDLER_ASYNC ("fetch", store_fetch,
+  EVB_HANDLER ("fetch", store_fetch,
       "Reads item data.id; emits fetch.result, fails 404 when there is no such item."),
-  EVB_HANDLER_ASYNC ("update", store_update,
+  EVB_HANDLER ("update", store_update,
       "Sets data.name and/or data.price of item data.id; emits update.done, "
       "fails 404 when there is no such item."),
   EVB_HANDLERS_END,
