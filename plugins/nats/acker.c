@@ -9,8 +9,8 @@
  * wait, so a long job is not redelivered to another host while it runs. */
 #include "nats-private.h"
 
-static void
-action_free (NatsAction *action)
+void
+nats_action_free (NatsAction *action)
 {
   if (action->job != NULL)
     nats_job_unref (action->job);
@@ -204,6 +204,22 @@ mark_in_progress (NatsWork *work, Nats *nats)
     }
 }
 
+/* The next queued action, or NULL after @timeout_us without one. */
+static NatsAction *
+take_action (NatsWork *work, guint64 timeout_us)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_us;
+  NatsAction *action;
+
+  g_mutex_lock (&work->lock);
+  while (g_queue_is_empty (&work->actions))
+    if (!g_cond_wait_until (&work->actions_cond, &work->lock, deadline))
+      break;
+  action = g_queue_pop_head (&work->actions);
+  g_mutex_unlock (&work->lock);
+  return action;
+}
+
 static gpointer
 acker_thread (gpointer data)
 {
@@ -213,17 +229,17 @@ acker_thread (gpointer data)
 
   for (;;)
     {
-      NatsAction *action = g_async_queue_timeout_pop (work->actions, tick_us);
+      NatsAction *action = take_action (work, tick_us);
 
       if (action != NULL && action->kind == NATS_ACTION_QUIT)
         {
-          action_free (action);
+          nats_action_free (action);
           break;
         }
       if (action != NULL)
         {
           settle (work, nats, action);
-          action_free (action);
+          nats_action_free (action);
         }
       mark_in_progress (work, nats);
     }
@@ -248,7 +264,8 @@ nats_acker_stop (NatsWork *work)
   /* Actions queued before this one are settled first (FIFO). */
   quit->kind = NATS_ACTION_QUIT;
   g_mutex_lock (&work->lock);
-  g_async_queue_push (work->actions, quit);
+  g_queue_push_tail (&work->actions, quit);
+  g_cond_signal (&work->actions_cond);
   work->closed = TRUE;
   g_mutex_unlock (&work->lock);
   g_thread_join (work->acker);

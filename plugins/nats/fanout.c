@@ -7,6 +7,11 @@
  * case a second connection of this instance would see it; (3) an event
  * that came in through NATS (its data has "_origin") is never published
  * again, so two hosts importing each other's ">" do not ping-pong a relay.
+ * (4) host events (evbus.status.*, evbus.failure) about this plugin's own
+ * jobs, or caused by an event we imported (their parent_id), are not
+ * published: a publish job on an imported event makes status events of
+ * its own, and exporting them would make the other host's publish job make
+ * more, for ever.
  * Events a handler emits in response to an imported one are new events
  * and are published as usual.
  *
@@ -14,6 +19,61 @@
  * host is away is not kept.  Use work sharing (JetStream) for what must
  * not be lost. */
 #include "nats-private.h"
+
+/* ---- echoes of imported events -------------------------------------------- */
+
+/* Enough for the status events of every job still running on an imported
+ * event; older ids are forgotten. */
+#define IMPORTED_IDS_KEPT 16384
+
+void
+nats_fanout_init (Nats *nats)
+{
+  g_mutex_init (&nats->imported_lock);
+  nats->imported_ids = g_hash_table_new (g_direct_hash, g_direct_equal);
+  g_queue_init (&nats->imported_order);
+}
+
+void
+nats_fanout_clear (Nats *nats)
+{
+  g_clear_pointer (&nats->imported_ids, g_hash_table_unref);
+  g_queue_clear (&nats->imported_order);
+  g_mutex_clear (&nats->imported_lock);
+}
+
+static void
+remember_imported (Nats *nats, guint64 id)
+{
+  g_mutex_lock (&nats->imported_lock);
+  if (g_hash_table_add (nats->imported_ids, GSIZE_TO_POINTER ((gsize) id)))
+    g_queue_push_tail (&nats->imported_order, GSIZE_TO_POINTER ((gsize) id));
+  while (g_queue_get_length (&nats->imported_order) > IMPORTED_IDS_KEPT)
+    g_hash_table_remove (nats->imported_ids, g_queue_pop_head (&nats->imported_order));
+  g_mutex_unlock (&nats->imported_lock);
+}
+
+static gboolean
+was_imported (Nats *nats, guint64 id)
+{
+  gboolean found;
+
+  g_mutex_lock (&nats->imported_lock);
+  found = g_hash_table_contains (nats->imported_ids, GSIZE_TO_POINTER ((gsize) id));
+  g_mutex_unlock (&nats->imported_lock);
+  return found;
+}
+
+/* A status or failure event that only echoes fan-out (rule 4 above). */
+static gboolean
+is_echo (Nats *nats, const EvbEvent *event)
+{
+  if (!g_str_has_prefix (event->type, "evbus.status.") && strcmp (event->type, "evbus.failure") != 0)
+    return FALSE;
+  if (g_strcmp0 (json_string_value (json_object_get (event->data, "plugin")), nats->plugin->name) == 0)
+    return TRUE;
+  return EVB_EVENT_HAS (event, parent_id) && event->parent_id != 0 && was_imported (nats, event->parent_id);
+}
 
 /* ---- out ------------------------------------------------------------------ */
 
@@ -31,6 +91,11 @@ nats_publish_handler (EvbCall *call, const EvbEvent *event)
   if (json_object_get (event->data, NATS_ORIGIN_FIELD) != NULL)
     {
       NATS_COUNT (nats, publish_skipped_relay);
+      return EVB_CONTINUE;
+    }
+  if (is_echo (nats, event))
+    {
+      NATS_COUNT (nats, publish_skipped_echo);
       return EVB_CONTINUE;
     }
   /* evbus.* (status, failure) may be exported: the importing host renames
@@ -91,6 +156,7 @@ on_import (natsConnection *conn, natsSubscription *sub, natsMsg *msg, void *clos
   const char *why = NULL;
   json_error_t parse_error;
   json_t *data;
+  guint64 id;
 
   if (is_own_message (nats, msg))
     {
@@ -117,17 +183,24 @@ on_import (natsConnection *conn, natsSubscription *sub, natsMsg *msg, void *clos
   json_object_set_new (data, NATS_ORIGIN_FIELD, nats_origin_from_headers (msg, subject));
   options.traceparent = nats_header (msg, NATS_HEADER_TRACEPARENT);
   options.tracestate = nats_header (msg, NATS_HEADER_TRACESTATE);
+  /* Counted before the emit: once the event is on the bus (a handler or
+   * a test may look at the stats right then) it is already counted; a
+   * refused emit takes it back. */
+  NATS_COUNT (nats, imported);
   /* Waits for room on a full "block" inbox: back-pressure reaches libnats,
    * whose pending limit then counts slow-consumer drops (async_errors). */
-  if (evb_plugin_emit_full (nats->plugin, type, data, &options, &error) == 0)
+  id = evb_plugin_emit_full (nats->plugin, type, data, &options, &error);
+  if (id != 0)
+    remember_imported (nats, id);
+  else
     {
+      (void) __atomic_fetch_sub (&nats->counters.imported, 1, __ATOMIC_RELAXED);
       NATS_COUNT (nats, import_refused);
       if (!g_atomic_int_get (&nats->stopping))
         evb_plugin_log (nats->plugin, G_LOG_LEVEL_WARNING, "%s from \"%s\" not emitted: %s", type, subject,
                         error->message);
       goto done;
     }
-  NATS_COUNT (nats, imported);
 done:
   natsMsg_Destroy (msg);
 }

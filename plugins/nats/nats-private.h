@@ -39,6 +39,7 @@ typedef struct {
   gint64 published;
   gint64 publish_failed;
   gint64 publish_skipped_relay;  /* came from NATS: not sent out again */
+  gint64 publish_skipped_echo;   /* status/failure of our own jobs or of an imported event */
   gint64 published_disconnected; /* buffered by libnats while disconnected */
   gint64 imported;
   gint64 import_skipped_own;     /* our own message came back: dropped */
@@ -78,6 +79,13 @@ typedef struct {
   GPtrArray *imports;   /* natsSubscription *, one per import pattern */
   NatsWork *work;       /* NULL without work sharing */
   guint stats_source;
+
+  /* Ids of recently imported events (bounded): a host event (status,
+   * failure) caused by one is not exported again, or two hosts importing
+   * each other's ">" would echo status events for ever. */
+  GMutex imported_lock;
+  GHashTable *imported_ids; /* GSIZE_TO_POINTER (event id) set */
+  GQueue imported_order;    /* the same ids, oldest first */
 
   gint connected;       /* atomic: 1 while connected */
   gint64 disconnected_since_us; /* atomic (__atomic builtins); 0 while connected */
@@ -131,15 +139,18 @@ json_t *nats_stats_json (Nats *nats);
 
 /* ---- fanout.c ---- */
 
+void nats_fanout_init (Nats *nats);
+void nats_fanout_clear (Nats *nats);
 gboolean nats_fanout_start (Nats *nats, GError **error);
 void nats_fanout_stop (Nats *nats);
 EvbResult nats_publish_handler (EvbCall *call, const EvbEvent *event);
 
 /* ---- work.c: JetStream work sharing ---- */
 
-/* Shared by work.c and acker.c.  Reference-counted (g_atomic_rc_box):
+/* Shared by work.c and acker.c.  Reference-counted (ref_count, atomic):
  * a job whose receipt comes late keeps it alive after shutdown. */
 struct _NatsWork {
+  gint ref_count;
   Nats *nats;              /* NULL once shut down */
   char *stream;
   char *subject_prefix;    /* jobs are <subject_prefix>.<type> */
@@ -156,16 +167,22 @@ struct _NatsWork {
   gint64 submit_timeout_ms;
   natsSubscription *sub;   /* workers only */
 
-  GAsyncQueue *actions;    /* NatsAction *, for the acker thread */
+  /* Not a GAsyncQueue: its lock is inside GLib, where ThreadSanitizer
+   * cannot see it (libglib is not instrumented), so every hand-over
+   * would be reported as a race.  A GQueue under our own lock and cond is
+   * the same thing, visible. */
+  GQueue actions;          /* under lock: NatsAction *, for the acker thread */
+  GCond actions_cond;      /* signalled when an action is queued */
   GThread *acker;
   GMutex lock;
   GHashTable *outstanding; /* NatsJob * (a reference) -> itself: delivered, not yet settled */
   gboolean closed;         /* under lock: the acker is gone, settle nothing more */
 };
 
-/* One delivered job.  Reference-counted (g_atomic_rc_box): the receipt
+/* One delivered job.  Reference-counted (ref_count, atomic): the receipt
  * and the outstanding table each hold one. */
 typedef struct {
+  gint ref_count;
   NatsWork *work;          /* a reference */
   natsMsg *msg;
   char *type;              /* NULL when the subject is no type */
@@ -189,6 +206,7 @@ typedef struct {
   char *reason;          /* DEAD, NAK: why (for logs and the dead letter) */
 } NatsAction;
 
+void nats_action_free (NatsAction *action);
 NatsJob *nats_job_ref (NatsJob *job);
 void nats_job_unref (NatsJob *job);
 NatsWork *nats_work_ref (NatsWork *work);

@@ -82,6 +82,7 @@ nats_free (Nats *nats)
   g_free (nats->run_id);
   g_free (nats->prefix);
   g_free (nats->host_events_as);
+  nats_fanout_clear (nats);
   g_mutex_clear (&nats->closed_lock);
   g_cond_clear (&nats->closed_cond);
   g_free (nats);
@@ -97,6 +98,7 @@ nats_init (EvbPlugin *plugin, GError **error)
   nats->plugin = plugin;
   g_mutex_init (&nats->closed_lock);
   g_cond_init (&nats->closed_cond);
+  nats_fanout_init (nats);
   nats->host = g_strdup (*host != '\0' ? host : g_get_host_name ());
   nats->run_id = random_run_id ();
   nats->prefix = g_strdup (evb_plugin_get_string (plugin, "prefix"));

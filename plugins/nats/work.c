@@ -30,8 +30,10 @@ work_clear (gpointer data)
   g_free (work->dead_prefix);
   g_free (work->dead_stream);
   g_free (work->msg_id_field);
-  if (work->actions != NULL)
-    g_async_queue_unref (work->actions);
+  /* The acker took every action up to its QUIT; any left (none in
+   * practice) still hold job references. */
+  g_queue_clear_full (&work->actions, (GDestroyNotify) nats_action_free);
+  g_cond_clear (&work->actions_cond);
   if (work->outstanding != NULL)
     g_hash_table_unref (work->outstanding);
   g_mutex_clear (&work->lock);
@@ -40,13 +42,21 @@ work_clear (gpointer data)
 NatsWork *
 nats_work_ref (NatsWork *work)
 {
-  return g_atomic_rc_box_acquire (work);
+  __atomic_fetch_add (&work->ref_count, 1, __ATOMIC_RELAXED);
+  return work;
 }
 
 void
 nats_work_unref (NatsWork *work)
 {
-  g_atomic_rc_box_release_full (work, work_clear);
+  /* Our own atomics, not g_atomic_rc_box: GLib's are compiled without
+   * ThreadSanitizer, which then cannot see that the last release comes
+   * after every other thread's use, and reports the free as a race. */
+  if (__atomic_fetch_sub (&work->ref_count, 1, __ATOMIC_ACQ_REL) == 1)
+    {
+      work_clear (work);
+      g_free (work);
+    }
 }
 
 static void
@@ -65,13 +75,19 @@ job_clear (gpointer data)
 NatsJob *
 nats_job_ref (NatsJob *job)
 {
-  return g_atomic_rc_box_acquire (job);
+  __atomic_fetch_add (&job->ref_count, 1, __ATOMIC_RELAXED);
+  return job;
 }
 
 void
 nats_job_unref (NatsJob *job)
 {
-  g_atomic_rc_box_release_full (job, job_clear);
+  /* Own atomics: see nats_work_unref. */
+  if (__atomic_fetch_sub (&job->ref_count, 1, __ATOMIC_ACQ_REL) == 1)
+    {
+      job_clear (job);
+      g_free (job);
+    }
 }
 
 gboolean
@@ -87,7 +103,8 @@ nats_work_settle (NatsWork *work, NatsJob *job, NatsActionKind kind, const char 
       action->kind = kind;
       action->job = nats_job_ref (job);
       action->reason = g_strdup (reason);
-      g_async_queue_push (work->actions, action);
+      g_queue_push_tail (&work->actions, action);
+      g_cond_signal (&work->actions_cond);
       queued = TRUE;
     }
   g_mutex_unlock (&work->lock);
@@ -456,13 +473,14 @@ on_job (natsConnection *conn, natsSubscription *sub, natsMsg *msg, void *closure
 {
   NatsWork *work = closure;
   Nats *nats = work->nats;
-  NatsJob *job = g_atomic_rc_box_new0 (NatsJob);
+  NatsJob *job = g_new0 (NatsJob, 1);
   EvbEmitOptions options = EVB_EMIT_OPTIONS_INIT;
   jsMsgMetaData *meta = NULL;
   json_error_t parse_error;
   const char *why = NULL;
   json_t *data = NULL;
 
+  job->ref_count = 1;
   job->work = nats_work_ref (work);
   job->msg = msg;
   job->subject = g_strdup (natsMsg_GetSubject (msg));
@@ -563,7 +581,8 @@ nats_work_start (Nats *nats, GError **error)
       return FALSE;
     }
 
-  work = g_atomic_rc_box_new0 (NatsWork);
+  work = g_new0 (NatsWork, 1);
+  work->ref_count = 1;
   g_mutex_init (&work->lock);
   work->nats = nats;
   work->stream = g_strdup (stream);
@@ -579,7 +598,8 @@ nats_work_start (Nats *nats, GError **error)
   work->nak_delay_ms = evb_plugin_get_int (plugin, "nak_delay_ms");
   work->nak_delay_max_ms = evb_plugin_get_int (plugin, "nak_delay_max_ms");
   work->submit_timeout_ms = evb_plugin_get_int (plugin, "submit_timeout_ms");
-  work->actions = g_async_queue_new ();
+  g_queue_init (&work->actions);
+  g_cond_init (&work->actions_cond);
   work->outstanding = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) nats_job_unref, NULL);
   nats->work = work;
 

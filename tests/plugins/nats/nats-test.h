@@ -9,12 +9,21 @@
 
 #include "../stock/stock-test.h"
 
+#include <errno.h>
 #include <gio/gio.h>
+#include <gio/gunixinputstream.h>
 #include <nats/nats.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+/* The server is spawned with g_spawn and reaped with waitpid, not run as a
+ * GSubprocess: GSubprocess reaps on GLib's worker thread, whose hand-overs
+ * ThreadSanitizer cannot see (libglib is not instrumented). */
 typedef struct {
-  GSubprocess *process;
+  GPid pid;     /* 0 while not running */
+  int log_fd;   /* its stderr, read until "Server is ready", kept open (no SIGPIPE) until it exits */
   char *dir;   /* the ports file and store/ */
   char *url;   /* nats://127.0.0.1:PORT */
 } NatsServer;
@@ -63,6 +72,14 @@ remove_tree (const char *path)
   g_rmdir (path);
 }
 
+/* In the server's child process: it dies with the test, also when the
+ * test is aborted (a sanitizer report, a crash) before its teardown. */
+static inline void
+die_with_parent (gpointer data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 /* Starts the server in @server->dir (made when NULL, kept when restarting)
  * and waits until it is ready: its log line "Server is ready" on stderr,
  * read with blocking reads that end at the line or when the server dies. */
@@ -80,11 +97,16 @@ nats_server_start (NatsServer *server)
     server->dir = g_dir_make_tmp ("evbus-nats-XXXXXX", &error);
   assert_no_error (error);
   store = g_build_filename (server->dir, "store", NULL);
-  server->process = g_subprocess_new (G_SUBPROCESS_FLAGS_STDERR_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE, &error,
-                                      program, "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store,
-                                      NULL);
-  assert_no_error (error);
-  log = g_data_input_stream_new (g_subprocess_get_stderr_pipe (server->process));
+  {
+    const char *argv[] = { program, "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store, NULL };
+    g_autoptr (GInputStream) pipe = NULL;
+
+    g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
+                              die_with_parent, NULL, &server->pid, NULL, NULL, &server->log_fd, &error);
+    assert_no_error (error);
+    pipe = g_unix_input_stream_new (server->log_fd, FALSE);
+    log = g_data_input_stream_new (pipe);
+  }
   /* "Listening for client connections on 127.0.0.1:PORT", then "Server is ready". */
   while (!ready && (line = g_data_input_stream_read_line (log, NULL, NULL, NULL)) != NULL)
     {
@@ -107,15 +129,20 @@ nats_server_start (NatsServer *server)
 static inline void
 nats_server_kill (NatsServer *server, int signal_number)
 {
-  g_subprocess_send_signal (server->process, signal_number);
-  g_subprocess_wait (server->process, NULL, NULL);
-  g_clear_object (&server->process);
+  int status;
+
+  kill (server->pid, signal_number);
+  while (waitpid (server->pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  g_spawn_close_pid (server->pid);
+  server->pid = 0;
+  close (server->log_fd);
 }
 
 static inline void
 nats_server_stop (NatsServer *server)
 {
-  if (server->process != NULL)
+  if (server->pid != 0)
     nats_server_kill (server, SIGTERM);
   remove_tree (server->dir);
   g_clear_pointer (&server->dir, g_free);
