@@ -4,6 +4,7 @@
 
 #include <dlfcn.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define PLUGIN_FILE_PREFIX "evbus-"
 #define PLUGIN_FILE_SUFFIX ".so"
@@ -86,9 +87,10 @@ evb_plugin_find (const char *path, const char *base_dir, GError **error)
       {
         g_autofree char *candidate = g_build_filename (dirs[i], names[n], NULL);
 
-        /* Regular files only: a bare name may well be a folder of the
-         * source tree ("plugins/console"). */
-        if (g_file_test (candidate, G_FILE_TEST_IS_REGULAR))
+        /* No folders: a bare name may well be a folder of the source
+         * tree ("plugins/console").  Other files that are not regular (a
+         * FIFO) are found, so that opening them says what they are. */
+        if (g_file_test (candidate, G_FILE_TEST_EXISTS) && !g_file_test (candidate, G_FILE_TEST_IS_DIR))
           return g_canonicalize_filename (candidate, NULL);
       }
 
@@ -99,18 +101,45 @@ evb_plugin_find (const char *path, const char *base_dir, GError **error)
   return NULL;
 }
 
+/* "a FIFO", "a folder", ... for a file that is not a regular one. */
+static const char *
+file_kind (mode_t mode)
+{
+  if (S_ISDIR (mode))
+    return "a folder";
+  if (S_ISFIFO (mode))
+    return "a FIFO";
+  if (S_ISSOCK (mode))
+    return "a socket";
+  if (S_ISCHR (mode))
+    return "a character device";
+  if (S_ISBLK (mode))
+    return "a block device";
+  return "a special file";
+}
+
 const EvbPluginDescriptor *
 evb_plugin_module_open (const char *path, gpointer *module, GError **error)
 {
   const EvbPluginDescriptor *descriptor;
+  struct stat info;
   g_autofree char *origin = g_strdup_printf ("\"%s\"", path);
   g_autofree char *dl_path = NULL;
   void *handle;
 
   *module = NULL;
-  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+  if (stat (path, &info) != 0)
     {
       g_set_error (error, EVB_PLUGIN_ERROR, EVB_PLUGIN_ERROR_NOT_FOUND, "plugin file \"%s\" not found", path);
+      return NULL;
+    }
+  /* dlopen would open a FIFO and wait for a writer forever (a device:
+   * whatever reading it does): only regular files are code. */
+  if (!S_ISREG (info.st_mode))
+    {
+      g_set_error (error, EVB_PLUGIN_ERROR, EVB_PLUGIN_ERROR_NOT_LOADABLE,
+                   "\"%s\" is not a regular file but %s: give the path of a plugin's .so file", path,
+                   file_kind (info.st_mode));
       return NULL;
     }
   /* dlopen looks a name without a "/" up on the library path: open the

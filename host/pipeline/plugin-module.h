@@ -19,13 +19,19 @@ char **evb_plugin_search_dirs (const char *base_dir);
  * folder of evb_plugin_search_dirs() in turn; in each folder first as
  * written, then, for a bare name ("console": no "/" and no ".so" suffix),
  * as "evbus-NAME.so" (how stock plugins are installed), then as "NAME.so"
- * (what sdk/template builds).  The first regular file wins.  Returns a
+ * (what sdk/template builds).  The first file that is not a folder wins
+ * (evb_plugin_module_open refuses it if it is not a regular file).  Returns a
  * new path, or NULL with EVB_PLUGIN_ERROR_NOT_FOUND naming every name and
  * folder tried: "plugin \"clock\" not found: no clock, evbus-clock.so or
  * clock.so in DIR, DIR, ...". */
 char *evb_plugin_find (const char *path, const char *base_dir, GError **error);
 
 /* Opens @path and returns its descriptor, checked (ABI, sizes, names).
+ * A path that is not a regular file (a FIFO, on which dlopen would wait
+ * forever, a device, a folder) is refused before anything opens it:
+ * EVB_PLUGIN_ERROR_NOT_LOADABLE, "\"PATH\" is not a regular file but a
+ * FIFO: give the path of a plugin's .so file".  This is the one check:
+ * `check`, `run`, `inspect` and the harness all open plugins here.
  * @module receives the dlopen handle (close with evb_plugin_module_close).
  * Main thread. */
 const EvbPluginDescriptor *evb_plugin_module_open (const char *path, gpointer *module, GError **error);

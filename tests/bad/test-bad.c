@@ -204,6 +204,7 @@ generate_wide_filter (const char *path)
  *   dirmode=OCTAL     chmod the folder
  *   plugin=SO:OCTAL   copy tests/cli's plugin SO into the folder, chmod it
  *   unreadable=FILE   chmod 000 FILE; skip the case if it stays readable
+ *   fifo=FILE         make FILE a FIFO (which dlopen would wait on forever)
  *   owner=other       chown the case's file to uid 1000; skip if we cannot
  *   group=shared      chgrp the case's file to the shared group "users"
  *   dirgroup=shared   chgrp the folder to "users"
@@ -249,6 +250,13 @@ apply_setup (const BadCase *bad, const char *dir, char **why)
 
           copy_file (from, to);
           change_mode (to, parts[1]);
+        }
+      else if (g_str_has_prefix (action, "fifo="))
+        {
+          g_autofree char *path = g_build_filename (dir, value, NULL);
+
+          if (mkfifo (path, 0600) != 0)
+            fail_msg ("mkfifo %s: %s", path, g_strerror (errno));
         }
       else if (g_str_has_prefix (action, "unreadable="))
         {
