@@ -4,11 +4,11 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include <glib-unix.h>
-
 #include "build.h"
+#include "crash.h"
 #include "route-table.h"
 #include "run-trace.h"
+#include "run-signals.h"
 #include "cli.h"
 #include "trust.h"
 
@@ -19,46 +19,7 @@
 typedef struct {
   EvbBus *bus;
   GMainLoop *loop;
-  guint grace_ms;
-  gboolean stopping; /* a signal asked for a graceful stop */
 } RunState;
-
-typedef struct {
-  RunState *state;
-  int signum;
-  const char *name;
-} SignalWatch;
-
-static gboolean
-on_signal (gpointer data)
-{
-  SignalWatch *watch = data;
-  RunState *state = watch->state;
-
-  if (state->stopping)
-    {
-      /* The operator does not want to wait for the grace period: leave
-       * without running any more plugin code (no shutdown, no atexit). */
-      fputs ("evbus: forced exit\n", stderr);
-      fflush (stderr);
-      _exit (128 + watch->signum);
-    }
-  state->stopping = TRUE;
-  fprintf (stderr, "evbus: %s received, shutting down (grace %u ms; %s again forces exit)\n", watch->name,
-           state->grace_ms, watch->name);
-  fflush (stderr);
-  g_main_loop_quit (state->loop);
-  return G_SOURCE_CONTINUE;
-}
-
-static guint
-watch_signal (RunState *state, SignalWatch *watch, int signum, const char *name)
-{
-  watch->state = state;
-  watch->signum = signum;
-  watch->name = name;
-  return g_unix_signal_add (signum, on_signal, watch);
-}
 
 static gboolean
 quit_when_idle (gpointer data)
@@ -111,9 +72,7 @@ evb_cli_run (int argc, char **argv)
     G_OPTION_ENTRY_NULL,
   };
   GOptionContext *context = g_option_context_new ("CONFIG");
-  SignalWatch sigint_watch, sigterm_watch;
   RunState state = { 0 };
-  guint sigint_id, sigterm_id;
   guint idle_id = 0;
   const char *file;
   EvbBus *bus;
@@ -123,9 +82,10 @@ evb_cli_run (int argc, char **argv)
                                 "routes and run until SIGINT or SIGTERM. The first signal shuts down\n"
                                 "gracefully: plugin sources stop, queued events are dispatched, jobs in\n"
                                 "flight get the config's grace period, then plugins shut down in reverse\n"
-                                "order. A second signal exits at once. On the way out one line on stderr\n"
-                                "sums up: events dispatched, dropped, unhandled; jobs completed, failed,\n"
-                                "cancelled.\n"
+                                "order. A second signal exits at once, even while a handler blocks the\n"
+                                "main loop. SIGHUP is logged and ignored. On the way out one line on\n"
+                                "stderr sums up: events dispatched, dropped, unhandled; jobs completed,\n"
+                                "failed, cancelled (and timed out, never returned, main-loop stalls).\n"
                                 "\n"
                                 "Exit status: 0 after a run (failures are in the summary), 2 when the config\n"
                                 "or a plugin does not load (nothing is started then), 128+N on a forced exit\n"
@@ -160,11 +120,11 @@ evb_cli_run (int argc, char **argv)
   loop = g_main_loop_new (NULL, FALSE);
   state.bus = bus;
   state.loop = loop;
-  state.grace_ms = config->settings.grace_ms;
-  /* Watched before any plugin code runs, so that a signal never finds the
-   * default action (death without shutdown) once a plugin is loaded. */
-  sigint_id = watch_signal (&state, &sigint_watch, SIGINT, "SIGINT");
-  sigterm_id = watch_signal (&state, &sigterm_watch, SIGTERM, "SIGTERM");
+  /* Before any plugin code runs, so that a signal never finds the default
+   * action (death without shutdown) once a plugin is loaded, and the crash
+   * line names whatever plugin code dies. */
+  evb_run_signals_start (loop, config->settings.grace_ms);
+  evb_crash_report_install ();
 
   if (!evb_pipeline_load (bus, config, route_ids, errors))
     {
@@ -173,8 +133,6 @@ evb_cli_run (int argc, char **argv)
        * order. */
       evb_pipeline_remove_routes (bus, route_ids);
       evb_bus_free (bus);
-      g_source_remove (sigint_id);
-      g_source_remove (sigterm_id);
       return EVB_EXIT_USAGE;
     }
   g_debug ("running %s: %u plugins, %u routes", file, config->plugins->len, config->routes->len);
@@ -186,18 +144,19 @@ evb_cli_run (int argc, char **argv)
 
   if (exit_when_idle)
     idle_id = g_timeout_add (IDLE_CHECK_INTERVAL_MS, quit_when_idle, &state);
-  g_main_loop_run (loop);
+  evb_bus_watch_loop (bus);
+  /* A signal during loading asked for the shutdown already. */
+  if (!evb_run_signals_stop_requested ())
+    g_main_loop_run (loop);
   g_clear_handle_id (&idle_id, g_source_remove);
 
-  /* The signal watches stay: a second signal during the grace period
+  /* The signal handlers stay: a second signal during the grace period
    * forces the exit. */
   evb_bus_shutdown (bus, (gint) config->settings.grace_ms);
   summary = evb_bus_summary (bus);
   fprintf (stderr, "evbus: %s\n", summary);
   fflush (stderr);
 
-  g_source_remove (sigint_id);
-  g_source_remove (sigterm_id);
   evb_bus_free (bus);
   evb_run_trace_free (trace);
   return EVB_EXIT_OK;

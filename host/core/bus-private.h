@@ -158,6 +158,8 @@ struct _EvbJob {
   gint cancel_requested; /* atomic: set by main, read by the worker */
   gboolean emits_status; /* FALSE for jobs that handle status events */
   gboolean timed_out;
+  gboolean stuck;        /* timed out on a worker: the pool counts its thread as stuck */
+  gboolean has_spare;    /* ... and started a spare thread in its place */
   GSource *timeout_source;
 
   gint64 created_us;
@@ -235,6 +237,7 @@ struct _EvbBus {
   EvbBusTracer user_tracer; /* `evbus run --trace` (evb_bus_set_tracer) */
   gpointer user_tracer_data;
   EvbTraceLog *trace_log;   /* kept records (evb_bus_keep_traces), or NULL */
+  struct _EvbWatchdog *watchdog; /* evb_bus_watch_loop (watchdog.c), or NULL */
 
   /* Main thread counters. */
   guint64 dispatched;
@@ -242,6 +245,7 @@ struct _EvbBus {
   guint64 jobs_completed;
   guint64 jobs_failed;
   guint64 jobs_cancelled;
+  guint64 jobs_timed_out; /* cancelled by their route's timeout (a failure event each) */
   guint64 failures;
   guint64 failures_suppressed;
   guint64 dropped_at_teardown; /* still queued when the bus was freed */

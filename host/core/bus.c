@@ -5,6 +5,7 @@
 
 #include "plugin-abi.h"
 #include "receipt.h"
+#include "watchdog.h"
 
 /* Not G_DEFINE_QUARK: its plain static is a data race when the first errors
  * of the process come from several emitting threads at once (TSan). */
@@ -445,6 +446,32 @@ log_stuck_jobs (EvbBus *bus)
     }
 }
 
+/* Drained but for jobs whose handler was cancelled while it ran and has
+ * not returned: what shutdown's last step stops waiting for. */
+static gboolean
+nothing_but_stuck (EvbBus *bus)
+{
+  if (evb_inbox_depth (bus->inbox) > 0 || evb_inbox_depth (bus->completions) > 0 || bus->reports.length > 0)
+    return FALSE;
+  for (GList *l = bus->live_jobs.head; l != NULL; l = l->next)
+    {
+      EvbJob *job = l->data;
+
+      if (!job->seen_started || !g_atomic_int_get (&job->cancel_requested))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* How long cancelled handlers get to notice, once the grace period is
+ * over: as long again, within [100 ms, 1 s], so that a shutdown with
+ * handlers that never return lasts the grace period plus at most 1 s. */
+static gint64
+cancel_notice_us (gint64 grace_us)
+{
+  return CLAMP (grace_us, 100 * 1000, 1000 * 1000);
+}
+
 void
 evb_bus_shutdown (EvbBus *bus, gint grace_ms)
 {
@@ -465,10 +492,15 @@ evb_bus_shutdown (EvbBus *bus, gint grace_ms)
   if (!iterate_until (bus, is_drained, deadline))
     {
       /* 2. Out of time: cancel what runs, refuse new jobs at birth, and give
-       *    cancelled handlers one more grace period to notice. */
+       *    handlers cancelled now a little time to notice (jobs cancelled
+       *    before, by their timeout, have had theirs). */
+      gboolean cancelling_now = FALSE;
+
+      for (GList *l = bus->live_jobs.head; l != NULL; l = l->next)
+        cancelling_now |= !g_atomic_int_get (&((EvbJob *) l->data)->cancel_requested);
       bus->state = EVB_BUS_CANCELLING;
       evb_bus_cancel_all_jobs (bus);
-      deadline = g_get_monotonic_time () + MAX (grace_us, 100 * 1000);
+      deadline = g_get_monotonic_time () + (cancelling_now ? cancel_notice_us (grace_us) : 0);
       iterate_until (bus, is_drained, deadline);
       /* Only handlers that never returned make the bus "stuck"; a source
        * that keeps the inbox busy does not, nor do the notices of cancelled
@@ -492,11 +524,14 @@ evb_bus_shutdown (EvbBus *bus, gint grace_ms)
    *    what is queued is dispatched (its jobs cancelled at birth), cancelled
    *    jobs' notices come home (their status reports are still admitted),
    *    and the summary accounts for every event and job.  A job still live
-   *    after one more grace period never returned from its handler. */
+   *    then never returned from its handler. */
   evb_inbox_close (bus->inbox);
   while (evb_inbox_depth (bus->inbox) > 0 || bus->reports.length > 0)
     g_main_context_iteration (bus->context, FALSE);
-  if (!iterate_until (bus, is_drained, g_get_monotonic_time () + MAX (grace_us, 100 * 1000)))
+  /* Handlers that were cancelled while running had their time to notice:
+   * wait only for the rest (jobs cancelled before a worker took them). */
+  iterate_until (bus, nothing_but_stuck, g_get_monotonic_time () + cancel_notice_us (grace_us));
+  if (!is_drained (bus))
     log_stuck_jobs (bus);
   bus->state = EVB_BUS_STOPPED;
 }
@@ -547,6 +582,7 @@ evb_bus_free (EvbBus *bus)
   if (bus == NULL)
     return;
   evb_bus_shutdown (bus, -1);
+  g_clear_pointer (&bus->watchdog, evb_watchdog_free);
   count_leftovers_as_dropped (bus);
   /* Receipts of events still queued now say "cancelled", not "dropped". */
   g_atomic_int_set (&bus->link->closing, 1);
@@ -605,12 +641,15 @@ evb_bus_get_totals (EvbBus *bus, EvbBusTotals *totals)
   totals->jobs_completed = bus->jobs_completed;
   totals->jobs_failed = bus->jobs_failed;
   totals->jobs_cancelled = bus->jobs_cancelled;
+  totals->jobs_timed_out = bus->jobs_timed_out;
   totals->failures = bus->failures;
   totals->failures_suppressed = bus->failures_suppressed;
   totals->inbox_depth = inbox.depth;
   totals->inbox_peak = inbox.peak;
   totals->jobs_in_flight = bus->live_jobs.length;
   totals->rejected_oversize = (guint) g_atomic_int_get (&bus->rejected_oversize);
+  evb_worker_pool_get_stuck (bus->workers, &totals->workers_stuck, &totals->workers_replaced);
+  totals->stalls = evb_watchdog_get_stalls (bus->watchdog);
   g_mutex_lock (&bus->routes_lock);
   totals->routes = g_hash_table_size (bus->routes);
   g_mutex_unlock (&bus->routes_lock);
@@ -621,12 +660,22 @@ evb_bus_summary (EvbBus *bus)
 {
   EvbBusTotals totals;
 
+  GString *line = g_string_new (NULL);
+
   evb_bus_get_totals (bus, &totals);
-  return g_strdup_printf ("dispatched %" G_GUINT64_FORMAT " events, dropped %" G_GUINT64_FORMAT
-                          ", unhandled %" G_GUINT64_FORMAT "; jobs: %" G_GUINT64_FORMAT " completed, %"
-                          G_GUINT64_FORMAT " failed, %" G_GUINT64_FORMAT " cancelled",
-                          totals.dispatched, totals.dropped, totals.unhandled, totals.jobs_completed,
-                          totals.jobs_failed, totals.jobs_cancelled);
+  g_string_printf (line, "dispatched %" G_GUINT64_FORMAT " events, dropped %" G_GUINT64_FORMAT
+                   ", unhandled %" G_GUINT64_FORMAT "; jobs: %" G_GUINT64_FORMAT " completed, %"
+                   G_GUINT64_FORMAT " failed, %" G_GUINT64_FORMAT " cancelled",
+                   totals.dispatched, totals.dropped, totals.unhandled, totals.jobs_completed,
+                   totals.jobs_failed, totals.jobs_cancelled);
+  if (totals.jobs_timed_out > 0)
+    g_string_append_printf (line, ", %" G_GUINT64_FORMAT " timed out", totals.jobs_timed_out);
+  if (totals.jobs_in_flight > 0)
+    g_string_append_printf (line, ", %u never returned", totals.jobs_in_flight);
+  if (totals.stalls > 0)
+    g_string_append_printf (line, "; main loop stalled %" G_GUINT64_FORMAT " time%s", totals.stalls,
+                            totals.stalls == 1 ? "" : "s");
+  return g_string_free (line, FALSE);
 }
 
 static json_t *
@@ -706,6 +755,8 @@ evb_bus_stats (EvbBus *bus)
   GHashTableIter iter;
   gpointer value;
   json_t *route_list = json_array ();
+  json_t *stats;
+  json_t *stuck;
 
   g_mutex_lock (&bus->routes_lock);
   g_hash_table_iter_init (&iter, bus->routes);
@@ -718,7 +769,7 @@ evb_bus_stats (EvbBus *bus)
 
   evb_inbox_get_stats (bus->inbox, &inbox);
   evb_bus_get_totals (bus, &totals);
-  return json_pack ("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:s, s:i,"
+  stats = json_pack ("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:i, s:s, s:i,"
                     " s:i}, s:o, s:o}",
                     "bus",
                     "emitted", (json_int_t) totals.emitted,
@@ -742,6 +793,15 @@ evb_bus_stats (EvbBus *bus)
                     "workers", (int) bus->settings.workers,
                     "routes", route_list,
                     "jobs", oldest_jobs_to_json (bus));
+  /* What the watchdog and the pool saw of code that does not return. */
+  stuck = json_pack ("{s:I, s:I, s:I, s:I, s:I}", "jobs_timed_out", (json_int_t) totals.jobs_timed_out,
+                     "stalls", (json_int_t) totals.stalls,
+                     "stalled_ms", (json_int_t) evb_watchdog_get_stalled_ms (bus->watchdog),
+                     "workers_stuck", (json_int_t) totals.workers_stuck,
+                     "workers_replaced", (json_int_t) totals.workers_replaced);
+  json_object_update (json_object_get (stats, "bus"), stuck);
+  json_decref (stuck);
+  return stats;
 }
 
 gint64

@@ -30,6 +30,8 @@ typedef struct {
   gboolean status_events;   /* emit evbus.status.* (when someone listens); default TRUE */
   guint max_event_bytes;    /* plugins may not emit data larger than this, measured as
                              * json-size.h says; 0: no limit; default 1 MiB */
+  guint stall_ms;           /* the watchdog reports a main-loop turn this long
+                             * (evb_bus_watch_loop); 0: no watchdog; default 1000 */
 } EvbBusSettings;
 
 void evb_bus_settings_init (EvbBusSettings *settings);
@@ -234,7 +236,12 @@ gboolean evb_bus_is_idle (EvbBus *bus);
 void evb_bus_shutdown (EvbBus *bus, gint grace_ms);
 
 /* One line: "dispatched N events, dropped N, unhandled N; jobs: N completed,
- * N failed, N cancelled".  Caller frees. */
+ * N failed, N cancelled", then ", N timed out" when timeouts cancelled
+ * jobs (each was a failure event; each is also among the cancelled or,
+ * if its handler never came back, the never returned), ", N never
+ * returned" when jobs are still live (after a shutdown: handlers that did
+ * not return), and "; main loop stalled N times" after watchdog reports.
+ * Caller frees. */
 char *evb_bus_summary (EvbBus *bus);
 
 /* How many in-flight jobs a stats snapshot lists (the oldest). */
@@ -255,6 +262,7 @@ typedef struct {
   guint64 jobs_completed;
   guint64 jobs_failed;
   guint64 jobs_cancelled;
+  guint64 jobs_timed_out; /* of those cancelled, cancelled by their timeout */
   guint64 failures;     /* handler failures reported (the event is built only if someone listens) */
   guint64 failures_suppressed; /* failures of failure handlers: logged, not re-emitted */
   guint inbox_depth;
@@ -262,8 +270,20 @@ typedef struct {
   guint jobs_in_flight; /* queued or running */
   guint64 rejected_oversize; /* plugin emits refused for host.max_event_bytes */
   guint routes;         /* routes in the table now */
+  guint workers_stuck;  /* worker threads held by timed-out jobs that have not returned */
+  guint64 workers_replaced; /* spare threads started in place of stuck ones */
+  guint64 stalls;       /* main-loop stalls the watchdog reported */
 } EvbBusTotals;
 
 void evb_bus_get_totals (EvbBus *bus, EvbBusTotals *totals);
+
+/* Starts the watchdog (DESIGN "Watchdog") when settings.stall_ms > 0: a
+ * thread that reports, as a warning, each turn of the bus's main loop
+ * lasting stall_ms or more, naming the handler (route, plugin, event)
+ * or plugin init the main thread runs and since when; the main thread
+ * reports the stall's length when the loop turns again.  Counted in the
+ * totals and the stats ("stalls", "stalled_ms").  Stopped by
+ * evb_bus_free.  Main thread, the thread that iterates the context. */
+void evb_bus_watch_loop (EvbBus *bus);
 
 G_END_DECLS

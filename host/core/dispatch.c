@@ -4,6 +4,7 @@
 #include "bus-private.h"
 
 #include "receipt.h"
+#include "running.h"
 
 void
 evb_call_init (EvbCallPrivate *call, EvbRoute *route, EvbJob *job)
@@ -166,6 +167,7 @@ evb_dispatch_record_overrun (EvbDispatch *dispatch, EvbRoute *route, EvbJob *job
 static void
 run_sync (EvbDispatch *dispatch, EvbRoute *route)
 {
+  EvbRunning *running = evb_running_self ();
   EvbCallPrivate call;
   gboolean timed;
   gboolean failed;
@@ -179,7 +181,10 @@ run_sync (EvbDispatch *dispatch, EvbRoute *route)
   timed = route->timeout_ms > 0 || (++route->sync_calls & (EVB_SYNC_TIMING_SAMPLE - 1)) == 1;
   if (timed)
     started = g_get_monotonic_time ();
+  /* Named by the crash line and the watchdog while it runs. */
+  evb_running_enter (running, route, dispatch->event);
   result = route->func (&call.pub, dispatch->event);
+  evb_running_leave (running);
   if (timed)
     {
       elapsed = g_get_monotonic_time () - started;

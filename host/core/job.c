@@ -7,6 +7,7 @@
 #include "bus-private.h"
 
 #include "receipt.h"
+#include "running.h"
 
 #define STARTED_TAG ((guintptr) 1)
 
@@ -45,7 +46,9 @@ evb_job_run_on_worker (gpointer data)
   evb_call_init (&call, job->route, job);
   /* What the handler emits on this worker continues the job's trace. */
   evb_event_set_current (job->event);
+  evb_running_enter (evb_running_self (), job->route, job->event); /* for the crash line */
   job->result = job->route->func (&call.pub, job->event);
+  evb_running_leave (evb_running_self ());
   evb_event_set_current (NULL);
   evb_call_finish (&call, job->result);
   job->ran = TRUE;
@@ -141,6 +144,16 @@ job_timed_out (gpointer data)
   g_source_unref (job->timeout_source);
   job->timeout_source = NULL;
   job->timed_out = TRUE;
+  /* It ends cancelled, as its status events say; the summary tells it
+   * apart, as its failure event does. */
+  job->bus->jobs_timed_out++;
+  /* Its handler may never return: a spare thread takes its worker's place
+   * (worker-pool.h), so that other routes' jobs still run. */
+  if (job->on_pool && job->seen_started)
+    {
+      job->stuck = TRUE;
+      job->has_spare = evb_worker_pool_stick (job->bus->workers);
+    }
   /* The failure event goes out ahead of "cancelling". */
   evb_dispatch_record_overrun (dispatch, job->route, job, 0);
   evb_job_cancel (job);
@@ -226,6 +239,8 @@ job_finished (EvbJob *job)
     route->stats.waiting--;
   if (job->on_pool)
     route->running--;
+  if (job->stuck)
+    evb_worker_pool_unstick (bus->workers, job->has_spare);
 
   if (g_atomic_int_get (&job->cancel_requested))
     {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "plugin-abi.h"
+#include "running.h"
 
 /* An instance as this file allocates it: the core's struct first, then what
  * only this file reads. */
@@ -102,6 +103,19 @@ evb_plugin_instance_shutdown (EvbPluginInstance *instance)
   instance->shut_down = TRUE;
 }
 
+/* Calls the plugin's init, named by the crash line while it runs. */
+static gboolean
+init_instance (EvbPluginInstance *instance, GError **error)
+{
+  EvbRunning *running = evb_running_self ();
+  gboolean ok;
+
+  evb_running_enter_init (running, instance);
+  ok = instance->descriptor->init (&instance->handle, error);
+  evb_running_leave_init (running);
+  return ok;
+}
+
 static EvbPluginInstance *
 instance_new (EvbBus *bus, const char *name, const char *path, const EvbPluginDescriptor *descriptor,
               gpointer module, GDestroyNotify unload)
@@ -167,7 +181,7 @@ evb_bus_add_plugin_code (EvbBus *bus, const char *name, const EvbPluginDescripto
   instance->options = options;
   /* Listed before init so that routes it subscribes can find it. */
   g_ptr_array_add (bus->plugins, instance);
-  if (descriptor->init != NULL && !descriptor->init (&instance->handle, &init_error))
+  if (descriptor->init != NULL && !init_instance (instance, &init_error))
     {
       /* Roll back everything init registered, then the instance itself. */
       evb_bus_remove_plugin_routes (bus, instance);

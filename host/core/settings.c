@@ -33,6 +33,7 @@ static const EvbSettingInfo setting_infos[] = {
   BOOLEAN (emit_unhandled),
   BOOLEAN (status_events),
   COUNT (max_event_bytes, 0, MAX_COUNT, NULL),
+  COUNT (stall_ms, 0, MAX_COUNT, NULL),
   { NULL, EVB_SETTING_COUNT, 0, 0, 0, NULL, NULL },
 };
 
@@ -51,6 +52,7 @@ evb_bus_settings_init (EvbBusSettings *settings)
   settings->emit_unhandled = FALSE;
   settings->status_events = TRUE;
   settings->max_event_bytes = 1024 * 1024;
+  settings->stall_ms = 1000;
 }
 
 const EvbSettingInfo *

@@ -8,6 +8,9 @@ struct _EvbWorkerPool {
   GQueue queued;       /* links handed in by push, not yet taken */
   GPtrArray *threads;  /* GThread *; stolen when the pool stops */
   guint max_threads;
+  guint spares;        /* more threads allowed in place of stuck ones (<= max_threads) */
+  guint stuck;         /* threads held by items that overran (evb_worker_pool_stick) */
+  guint64 spares_started; /* every spare granted so far */
   guint idle;          /* threads waiting on work_ready */
   guint wakeups;       /* signals sent that no idle thread has taken yet */
   gboolean stopping;
@@ -24,6 +27,18 @@ pool_unref (EvbWorkerPool *pool)
   g_cond_clear (&pool->work_ready);
   g_free (pool->thread_name);
   g_free (pool);
+}
+
+/* With the lock held: a stuck item returned and its spare is no longer
+ * needed, so this thread, one too many, ends. */
+static gboolean
+leave_if_surplus (EvbWorkerPool *pool)
+{
+  if (pool->stopping || pool->threads->len <= pool->max_threads + pool->spares)
+    return FALSE;
+  g_ptr_array_remove_fast (pool->threads, g_thread_self ());
+  g_thread_unref (g_thread_self ()); /* the pool's reference: nobody joins it */
+  return TRUE;
 }
 
 static gpointer
@@ -43,7 +58,7 @@ worker_main (gpointer data)
           g_mutex_lock (&pool->lock);
           continue;
         }
-      if (pool->stopping)
+      if (pool->stopping || leave_if_surplus (pool))
         break;
       pool->idle++;
       g_cond_wait (&pool->work_ready, &pool->lock);
@@ -124,7 +139,7 @@ kick_locked (EvbWorkerPool *pool)
   pool->wakeups += wake;
   waiting_for_thread -= wake;
 
-  while (waiting_for_thread > 0 && pool->threads->len < pool->max_threads)
+  while (waiting_for_thread > 0 && pool->threads->len < pool->max_threads + pool->spares)
     {
       guint before = pool->threads->len;
 
@@ -149,6 +164,48 @@ evb_worker_pool_get_threads (EvbWorkerPool *pool, guint *threads, guint *idle)
   g_mutex_lock (&pool->lock);
   *threads = pool->threads->len;
   *idle = pool->idle;
+  g_mutex_unlock (&pool->lock);
+}
+
+gboolean
+evb_worker_pool_stick (EvbWorkerPool *pool)
+{
+  gboolean spare;
+
+  g_mutex_lock (&pool->lock);
+  pool->stuck++;
+  spare = pool->spares < pool->max_threads;
+  if (spare)
+    {
+      pool->spares++;
+      pool->spares_started++;
+      if (pool->threads != NULL)
+        kick_locked (pool); /* what waits for a thread gets the spare now */
+    }
+  g_mutex_unlock (&pool->lock);
+  return spare;
+}
+
+void
+evb_worker_pool_unstick (EvbWorkerPool *pool, gboolean had_spare)
+{
+  g_mutex_lock (&pool->lock);
+  pool->stuck--;
+  if (had_spare)
+    {
+      pool->spares--;
+      /* An idle thread, if any, finds itself surplus and ends. */
+      g_cond_broadcast (&pool->work_ready);
+    }
+  g_mutex_unlock (&pool->lock);
+}
+
+void
+evb_worker_pool_get_stuck (EvbWorkerPool *pool, guint *stuck, guint64 *spares_started)
+{
+  g_mutex_lock (&pool->lock);
+  *stuck = pool->stuck;
+  *spares_started = pool->spares_started;
   g_mutex_unlock (&pool->lock);
 }
 

@@ -23,9 +23,22 @@ guint evb_worker_pool_push (EvbWorkerPool *pool, GList *link);
  * max_threads, until every queued item has a thread coming for it. */
 void evb_worker_pool_kick (EvbWorkerPool *pool);
 
-/* Threads made so far (they live until the pool stops), and of those the
- * ones waiting for work. */
+/* Threads made so far (they live until the pool stops, but for spares,
+ * below), and of those the ones waiting for work. */
 void evb_worker_pool_get_threads (EvbWorkerPool *pool, guint *threads, guint *idle);
+
+/* A thread is held by an item that overran its time and may never return
+ * (a timed-out job): it is counted as stuck, and the pool may start a
+ * spare thread in its place so that other items still run — at most
+ * max_threads spares in all (so never more than twice max_threads
+ * threads).  Returns whether this one got a spare; pass that to
+ * evb_worker_pool_unstick when the item returns after all.  Any thread. */
+gboolean evb_worker_pool_stick (EvbWorkerPool *pool);
+/* The stuck item returned: its thread counts again, and a spare it had
+ * ends once it finds no work (or, busy, after its item). */
+void evb_worker_pool_unstick (EvbWorkerPool *pool, gboolean had_spare);
+/* Threads held by stuck items, and spares started for them so far. */
+void evb_worker_pool_get_stuck (EvbWorkerPool *pool, guint *stuck, guint64 *spares_started);
 
 /* Lets the threads finish what is queued and end.  With @wait, returns
  * once they have (never from a worker thread); without, returns at once

@@ -1,7 +1,8 @@
 /* Tests for host/worker-pool.c, the threads that run async jobs: every
  * queued item runs once; no thread starts before a kick; a kick starts
  * only the threads the queue needs and reuses idle ones; never more than
- * max_threads run at once; stopping runs what is queued, and a pool
+ * max_threads run at once, but for spares in place of stuck threads;
+ * stopping runs what is queued, and a pool
  * stopped without waiting is freed by its last thread.
  *
  * Nothing sleeps to wait for work: the test waits on counters with a
@@ -257,6 +258,55 @@ test_never_more_than_max_threads (void **state)
   evb_worker_pool_stop (pool, TRUE);
 }
 
+/* A thread held by a stuck item gets a spare in its place, so queued
+ * items still run; spares stop at max_threads; when the stuck items
+ * return, the spares end and the pool is back to max_threads. */
+static void
+test_stuck_threads_get_spares (void **state)
+{
+  EvbWorkerPool *pool = evb_worker_pool_new ("test-worker", 1, run_item);
+  g_autofree Item *items = items_new (4);
+  guint stuck;
+  guint64 spares;
+  gint64 deadline;
+
+  use_gate = TRUE;
+  evb_worker_pool_push (pool, &items[0].link);
+  evb_worker_pool_push (pool, &items[1].link);
+  evb_worker_pool_kick (pool);
+  assert_true (counter_wait (&active_now, 1));
+  assert_int_equal (threads_of (pool), 1); /* item 1 waits for the only thread */
+
+  assert_true (evb_worker_pool_stick (pool)); /* item 0 is stuck: a spare takes item 1 */
+  assert_true (counter_wait (&active_now, 2));
+  assert_int_equal (threads_of (pool), 2);
+  assert_false (evb_worker_pool_stick (pool)); /* item 1 too: no second spare for max 1 */
+  evb_worker_pool_push (pool, &items[2].link);
+  evb_worker_pool_kick (pool);
+  assert_int_equal (threads_of (pool), 2);
+  evb_worker_pool_get_stuck (pool, &stuck, &spares);
+  assert_int_equal (stuck, 2);
+  assert_int_equal (spares, 1);
+
+  open_gate ();
+  assert_true (counter_wait (&done, 3));
+  evb_worker_pool_unstick (pool, FALSE);
+  evb_worker_pool_unstick (pool, TRUE);
+  evb_worker_pool_get_stuck (pool, &stuck, &spares);
+  assert_int_equal (stuck, 0);
+  assert_int_equal (spares, 1);
+  /* The spare, surplus now, ends: the pool is one thread again. */
+  deadline = g_get_monotonic_time () + (gint64) WAIT_MS * 1000;
+  while (threads_of (pool) > 1 && g_get_monotonic_time () < deadline)
+    g_thread_yield ();
+  assert_int_equal (threads_of (pool), 1);
+  evb_worker_pool_push (pool, &items[3].link);
+  evb_worker_pool_kick (pool);
+  assert_true (counter_wait (&done, 4));
+  assert_each_ran_once (items, 4);
+  evb_worker_pool_stop (pool, TRUE);
+}
+
 /* Stopping kicks first: items queued without a kick still run, and a
  * waiting stop returns after they have. */
 static void
@@ -307,6 +357,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_push_counts_queue_and_wakes_nobody, setup, teardown),
     cmocka_unit_test_setup_teardown (test_kick_starts_only_what_is_needed, setup, teardown),
     cmocka_unit_test_setup_teardown (test_never_more_than_max_threads, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_stuck_threads_get_spares, setup, teardown),
     cmocka_unit_test_setup_teardown (test_stop_runs_what_is_queued, setup, teardown),
     cmocka_unit_test_setup_teardown (test_stop_without_waiting, setup, teardown),
   };
