@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "dashboard-resources.h"
+#include "http-listen.h"
 
 #define PAGE_RESOURCE "/org/evbus/dashboard/index.html"
 
@@ -39,19 +40,6 @@ respond_text (SoupServerMessage *msg, guint status, const char *text)
   respond (msg, status, "text/plain; charset=utf-8", g_strdup (text));
 }
 
-/* Same result whatever the input, in time independent of where it differs. */
-static gboolean
-token_equal (const char *expected, const char *given)
-{
-  gsize expected_length = strlen (expected);
-  gsize given_length = strlen (given);
-  guint8 difference = expected_length != given_length;
-
-  for (gsize i = 0; i < given_length; i++)
-    difference |= (guint8) (given[i] ^ expected[i % expected_length]);
-  return difference == 0;
-}
-
 static gboolean
 authorized (Dashboard *self, SoupServerMessage *msg, GHashTable *query)
 {
@@ -61,23 +49,10 @@ authorized (Dashboard *self, SoupServerMessage *msg, GHashTable *query)
   if (self->token == NULL)
     return TRUE;
   header = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Authorization");
-  if (header != NULL && g_ascii_strncasecmp (header, "Bearer ", 7) == 0 && token_equal (self->token, header + 7))
+  if (header != NULL && g_ascii_strncasecmp (header, "Bearer ", 7) == 0 && http_secret_equal (self->token, header + 7))
     return TRUE;
   query_token = query != NULL ? g_hash_table_lookup (query, "token") : NULL;
-  return query_token != NULL && token_equal (self->token, query_token);
-}
-
-static gboolean
-is_loopback_host (const char *host)
-{
-  g_autoptr (GInetAddress) address = NULL;
-
-  if (host == NULL)
-    return FALSE;
-  if (g_ascii_strcasecmp (host, "localhost") == 0)
-    return TRUE;
-  address = g_inet_address_new_from_string (host);
-  return address != NULL && g_inet_address_get_is_loopback (address);
+  return query_token != NULL && http_secret_equal (self->token, query_token);
 }
 
 static void
@@ -175,7 +150,7 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
 
   soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
-  if (self->loopback_only && !is_loopback_host (g_uri_get_host (soup_server_message_get_uri (msg))))
+  if (self->loopback_only && !http_is_loopback_host (g_uri_get_host (soup_server_message_get_uri (msg))))
     {
       respond_text (msg, SOUP_STATUS_FORBIDDEN, "forbidden: this dashboard answers only to a loopback Host\n");
       return;
@@ -231,62 +206,13 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
     respond_text (msg, SOUP_STATUS_NOT_FOUND, "not found: try /, /events, /api/v1/snapshot, /api/v1/trace/<id>, /metrics, /healthz\n");
 }
 
-/* "127.0.0.1:8080", "[::1]:8080", "localhost:0". */
-static GSocketAddress *
-parse_listen (const char *listen, GError **error)
-{
-  g_autofree char *host = NULL;
-  g_autoptr (GInetAddress) address = NULL;
-  const char *colon = listen != NULL ? strrchr (listen, ':') : NULL;
-  const char *port_text;
-  char *end = NULL;
-  guint64 port;
-
-  if (colon == NULL || colon == listen)
-    goto bad;
-  port_text = colon + 1;
-  if (*port_text == '\0' || !g_ascii_isdigit (*port_text))
-    goto bad;
-  port = g_ascii_strtoull (port_text, &end, 10);
-  if (*end != '\0' || port > 65535)
-    goto bad;
-  if (listen[0] == '[')
-    {
-      if (colon[-1] != ']')
-        goto bad;
-      host = g_strndup (listen + 1, (gsize) (colon - listen - 2));
-    }
-  else
-    host = g_strndup (listen, (gsize) (colon - listen));
-  if (g_ascii_strcasecmp (host, "localhost") == 0)
-    address = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  else
-    address = g_inet_address_new_from_string (host);
-  if (address == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "listen \"%s\": \"%s\" is not an IP address (nor \"localhost\")", listen, host);
-      return NULL;
-    }
-  return g_inet_socket_address_new (address, (guint16) port);
-
-bad:
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-               "listen \"%s\": expected \"address:port\", e.g. \"127.0.0.1:8080\" or \"[::1]:8080\"",
-               listen != NULL ? listen : "");
-  return NULL;
-}
-
 gboolean
 dash_http_start (Dashboard *self, const char *listen, gboolean allow_remote, GError **error)
 {
-  g_autoptr (GSocketAddress) address = parse_listen (listen, error);
+  g_autoptr (GSocketAddress) address = http_listen_parse (listen, error);
   g_autoptr (GError) listen_error = NULL;
-  g_autoptr (GSocketAddress) bound = NULL;
   GInetAddress *host;
   GSList *listeners;
-  g_autofree char *host_text = NULL;
-  guint port;
 
   if (address == NULL)
     return FALSE;
@@ -315,16 +241,10 @@ dash_http_start (Dashboard *self, const char *listen, gboolean allow_remote, GEr
       return FALSE;
     }
 
-  /* The bound port (listen may have asked for 0).  From the socket rather
-   * than soup_server_get_uris(), which leaks an address in libsoup 3.2. */
+  /* The bound port (listen may have asked for 0). */
   listeners = soup_server_get_listeners (self->server);
-  bound = listeners != NULL ? g_socket_get_local_address (listeners->data, NULL) : NULL;
-  port = bound != NULL ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)) : 0;
+  self->url = http_listen_url (host, listeners);
   g_slist_free (listeners);
-  host_text = g_inet_address_to_string (host);
-  self->url = g_inet_address_get_family (host) == G_SOCKET_FAMILY_IPV6
-                ? g_strdup_printf ("http://[%s]:%u/", host_text, port)
-                : g_strdup_printf ("http://%s:%u/", host_text, port);
   return TRUE;
 }
 

@@ -44,7 +44,7 @@ struct _HttpInRequest {
   guint64 event_id;
   guint64 trace_high;
   guint64 trace_low;
-  char trace_id[33];
+  char trace_id[EVB_TRACE_ID_SIZE];
   guint64 reply_route;
   guint timeout_ms;            /* for the reply */
   guint timeout_source;
@@ -142,14 +142,30 @@ request_forget (HttpInRequest *req)
     g_hash_table_remove (req->owner->pending, req);
 }
 
+/* The SDK formats the trace context of events (evb_event_format_trace_id,
+ * evb_event_format_traceparent); a request has its trace before its event
+ * exists, so it formats through a stand-in event that carries only the
+ * trace and, as the parent to name, @id. */
+static void
+trace_carrier_init (EvbEvent *carrier, guint64 trace_high, guint64 trace_low, guint64 id)
+{
+  memset (carrier, 0, sizeof *carrier);
+  carrier->struct_size = sizeof *carrier;
+  carrier->id = id;
+  carrier->trace_id_high = trace_high;
+  carrier->trace_id_low = trace_low;
+}
+
 static void
 set_traceparent_header (HttpInRequest *req)
 {
-  g_autofree char *traceparent = NULL;
+  char traceparent[EVB_TRACEPARENT_SIZE];
+  EvbEvent carrier;
 
   if (req->event_id == 0)
     return;
-  traceparent = g_strdup_printf ("00-%s-%016" G_GINT64_MODIFIER "x-01", req->trace_id, req->event_id);
+  trace_carrier_init (&carrier, req->trace_high, req->trace_low, req->event_id);
+  evb_event_format_traceparent (&carrier, traceparent);
   soup_message_headers_replace (soup_server_message_get_response_headers (req->msg), "traceparent", traceparent);
 }
 
@@ -275,15 +291,14 @@ EvbResult
 http_in_on_failure (EvbCall *call, const EvbEvent *event)
 {
   HttpIn *self = call->route_data;
-  char trace_id[33];
+  char trace_id[EVB_TRACE_ID_SIZE];
   HttpInRequest *req;
   json_t *error;
   const char *message;
 
   if (!EVB_EVENT_HAS (event, trace_id_low) || g_hash_table_size (self->by_trace) == 0)
     return EVB_CONTINUE;
-  g_snprintf (trace_id, sizeof trace_id, "%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x",
-              event->trace_id_high, event->trace_id_low);
+  evb_event_format_trace_id (event, trace_id);
   req = g_hash_table_lookup (self->by_trace, trace_id);
   if (req == NULL)
     return EVB_CONTINUE;
@@ -370,12 +385,12 @@ choose_trace (HttpInRequest *req, SoupServerMessage *msg, char traceparent[EVB_T
   SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
   const char *given = soup_message_headers_get_one (headers, "traceparent");
   guint64 parent;
+  EvbEvent carrier;
 
   *tracestate = NULL;
-  if (given != NULL && evb_traceparent_parse (given, &req->trace_high, &req->trace_low, NULL, NULL, NULL))
+  if (given != NULL && evb_traceparent_parse (given, &req->trace_high, &req->trace_low, &parent, NULL, NULL))
     {
       /* Re-written as version 00 with the caller's parent id. */
-      evb_traceparent_parse (given, NULL, NULL, &parent, NULL, NULL);
       *tracestate = soup_message_headers_get_one (headers, "tracestate");
     }
   else
@@ -390,9 +405,9 @@ choose_trace (HttpInRequest *req, SoupServerMessage *msg, char traceparent[EVB_T
         parent = ((guint64) g_random_int () << 32) | g_random_int ();
       while (parent == 0);
     }
-  g_snprintf (req->trace_id, sizeof req->trace_id, "%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x",
-              req->trace_high, req->trace_low);
-  g_snprintf (traceparent, EVB_TRACEPARENT_SIZE, "00-%s-%016" G_GINT64_MODIFIER "x-01", req->trace_id, parent);
+  trace_carrier_init (&carrier, req->trace_high, req->trace_low, parent);
+  evb_event_format_trace_id (&carrier, req->trace_id);
+  evb_event_format_traceparent (&carrier, traceparent);
 }
 
 void

@@ -12,6 +12,7 @@
  * Every refusal is a JSON body {"status", "error", "message"} and is
  * counted under its reason (/stats). */
 #include "http-in-private.h"
+#include "http-listen.h"
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -104,32 +105,6 @@ http_in_stats (HttpIn *self)
 
 /* ---- checks ---------------------------------------------------------------- */
 
-/* Same result whatever the input, in time independent of where it differs. */
-static gboolean
-secret_equal (const char *expected, const char *given)
-{
-  gsize expected_length = strlen (expected);
-  gsize given_length = strlen (given);
-  guint8 difference = expected_length != given_length;
-
-  for (gsize i = 0; i < given_length; i++)
-    difference |= (guint8) (given[i] ^ expected[i % expected_length]);
-  return difference == 0;
-}
-
-static gboolean
-is_loopback_host (const char *host)
-{
-  g_autoptr (GInetAddress) address = NULL;
-
-  if (host == NULL)
-    return FALSE;
-  if (g_ascii_strcasecmp (host, "localhost") == 0)
-    return TRUE;
-  address = g_inet_address_new_from_string (host);
-  return address != NULL && g_inet_address_get_is_loopback (address);
-}
-
 /* "application/json", "application/json; charset=utf-8",
  * "application/cloudevents+json". */
 static gboolean
@@ -185,7 +160,7 @@ authorized (HttpIn *self, SoupServerMessage *msg)
   if (self->token == NULL)
     return TRUE;
   header = soup_message_headers_get_one (soup_server_message_get_request_headers (msg), "Authorization");
-  if (header != NULL && g_ascii_strncasecmp (header, "Bearer ", 7) == 0 && secret_equal (self->token, header + 7))
+  if (header != NULL && g_ascii_strncasecmp (header, "Bearer ", 7) == 0 && http_secret_equal (self->token, header + 7))
     return TRUE;
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "WWW-Authenticate",
                                 "Bearer realm=\"evbus http-in\"");
@@ -225,7 +200,7 @@ signature_valid (HttpIn *self, SoupServerMessage *msg, GBytes *body)
                      g_bytes_get_size (self->hmac_secret));
   g_hmac_update (hmac, g_bytes_get_data (body, NULL), (gssize) g_bytes_get_size (body));
   given = g_ascii_strdown (header + strlen (self->signature_prefix), -1);
-  if (!secret_equal (g_hmac_get_string (hmac), given))
+  if (!http_secret_equal (g_hmac_get_string (hmac), given))
     {
       http_in_refuse (self, msg, SOUP_STATUS_UNAUTHORIZED, HTTP_IN_BAD_SIGNATURE, NULL,
                       "signature in \"%s\" does not match the body (HMAC-SHA256 with the configured secret)",
@@ -261,7 +236,7 @@ handle_early (SoupServer *server, SoupServerMessage *msg, const char *path, GHas
                       "the pipeline is shutting down");
       return;
     }
-  if (self->loopback_only && !is_loopback_host (g_uri_get_host (soup_server_message_get_uri (msg))))
+  if (self->loopback_only && !http_is_loopback_host (g_uri_get_host (soup_server_message_get_uri (msg))))
     {
       http_in_refuse (self, msg, SOUP_STATUS_FORBIDDEN, HTTP_IN_FORBIDDEN_HOST, NULL,
                       "this listener answers only to a loopback Host (127.0.0.1, [::1], localhost)");
@@ -362,62 +337,13 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
   http_in_request_start (self, msg, resolved, type, data);
 }
 
-/* "127.0.0.1:8080", "[::1]:8080", "localhost:0". */
-static GSocketAddress *
-parse_listen (const char *listen, GError **error)
-{
-  g_autofree char *host = NULL;
-  g_autoptr (GInetAddress) address = NULL;
-  const char *colon = listen != NULL ? strrchr (listen, ':') : NULL;
-  const char *port_text;
-  char *end = NULL;
-  guint64 port;
-
-  if (colon == NULL || colon == listen)
-    goto bad;
-  port_text = colon + 1;
-  if (*port_text == '\0' || !g_ascii_isdigit (*port_text))
-    goto bad;
-  port = g_ascii_strtoull (port_text, &end, 10);
-  if (*end != '\0' || port > 65535)
-    goto bad;
-  if (listen[0] == '[')
-    {
-      if (colon[-1] != ']')
-        goto bad;
-      host = g_strndup (listen + 1, (gsize) (colon - listen - 2));
-    }
-  else
-    host = g_strndup (listen, (gsize) (colon - listen));
-  if (g_ascii_strcasecmp (host, "localhost") == 0)
-    address = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  else
-    address = g_inet_address_new_from_string (host);
-  if (address == NULL)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "listen \"%s\": \"%s\" is not an IP address (nor \"localhost\")", listen, host);
-      return NULL;
-    }
-  return g_inet_socket_address_new (address, (guint16) port);
-
-bad:
-  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-               "listen \"%s\": expected \"address:port\", e.g. \"127.0.0.1:8080\" or \"[::1]:8080\"",
-               listen != NULL ? listen : "");
-  return NULL;
-}
-
 gboolean
 http_in_server_start (HttpIn *self, const char *listen, gboolean allow_remote, GError **error)
 {
-  g_autoptr (GSocketAddress) address = parse_listen (listen, error);
+  g_autoptr (GSocketAddress) address = http_listen_parse (listen, error);
   g_autoptr (GError) listen_error = NULL;
-  g_autoptr (GSocketAddress) bound = NULL;
-  g_autofree char *host_text = NULL;
   GInetAddress *host;
   GSList *listeners;
-  guint port;
 
   if (address == NULL)
     return FALSE;
@@ -447,16 +373,10 @@ http_in_server_start (HttpIn *self, const char *listen, gboolean allow_remote, G
       return FALSE;
     }
 
-  /* The bound port (listen may have asked for 0), from the socket: libsoup
-   * 3.2's soup_server_get_uris () leaks an address. */
+  /* The bound port (listen may have asked for 0). */
   listeners = soup_server_get_listeners (self->server);
-  bound = listeners != NULL ? g_socket_get_local_address (listeners->data, NULL) : NULL;
-  port = bound != NULL ? g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)) : 0;
+  self->url = http_listen_url (host, listeners);
   g_slist_free (listeners);
-  host_text = g_inet_address_to_string (host);
-  self->url = g_inet_address_get_family (host) == G_SOCKET_FAMILY_IPV6
-                ? g_strdup_printf ("http://[%s]:%u/", host_text, port)
-                : g_strdup_printf ("http://%s:%u/", host_text, port);
   return TRUE;
 }
 

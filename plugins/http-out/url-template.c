@@ -153,8 +153,15 @@ http_out_template_expand (const HttpOutTemplate *tmpl, const EvbEvent *event, GE
           value = g_strdup_printf ("%" G_GUINT64_FORMAT, event->id);
           break;
         case PART_TRACE_ID:
-          value = g_strdup_printf ("%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x", event->trace_id_high,
-                                   event->trace_id_low);
+          if (!EVB_EVENT_HAS (event, trace_id_low))
+            {
+              g_set_error (error, g_quark_from_static_string (HTTP_OUT_DOMAIN), HTTP_OUT_BAD_INPUT,
+                           "url: the event has no trace id (for {trace_id}; its host predates ABI 1.1)");
+              g_string_free (url, TRUE);
+              return NULL;
+            }
+          value = g_malloc (EVB_TRACE_ID_SIZE);
+          evb_event_format_trace_id (event, value);
           break;
         case PART_DATA:
         default:

@@ -213,7 +213,7 @@ test_outcomes (G_GNUC_UNUSED void **state)
   g_autoptr (json_t) stats = NULL;
   g_autofree char *expected = NULL;
   const EvbEvent *event;
-  char trace_id[33];
+  char trace_id[EVB_TRACE_ID_SIZE];
 
   add_route_or_fail (in->harness, "order.paid", "work.ok", NULL);
   add_route_or_fail (in->harness, "order.claimed", "work.claim", NULL);
@@ -226,8 +226,7 @@ test_outcomes (G_GNUC_UNUSED void **state)
   assert_string_equal (event->source, "api");
   assert_json_equal (event->data, "{\"order\": 42, \"amount\": 9.5}");
   assert_int_equal (event->parent_id, 0);
-  g_snprintf (trace_id, sizeof trace_id, "%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x",
-              event->trace_id_high, event->trace_id_low);
+  evb_event_format_trace_id (event, trace_id);
   body = reply_json (done);
   expected = g_strdup_printf ("{\"id\": %" G_GUINT64_FORMAT ", \"type\": \"order.paid\", \"trace_id\": \"%s\", "
                               "\"outcome\": \"done\"}",
@@ -337,6 +336,94 @@ test_cancelled (G_GNUC_UNUSED void **state)
   body = reply_json (reply);
   assert_string_equal (json_string_value (json_object_get (body, "error")), "cancelled");
   run_until_idle_or_fail (in->harness);
+  in_stop (in);
+}
+
+static gboolean
+inbox_holds_an_event (EvbHarness *harness, G_GNUC_UNUSED gpointer user_data)
+{
+  g_autoptr (json_t) stats = evb_harness_stats (harness);
+
+  return json_integer_value (json_object_get (json_object_get (stats, "bus"), "inbox_depth")) > 0;
+}
+
+/* An event dropped from a full inbox before it ran: 503 with Retry-After.
+ * The request's event is pushed while libsoup hands over the body; the bus
+ * dispatches it one main-loop iteration later at the earliest.  Between the
+ * two the test (on the loop's thread) emits another event into the inbox
+ * of one under "drop-oldest", which pushes the request's event out. */
+static void
+test_dropped_from_full_inbox (G_GNUC_UNUSED void **state)
+{
+  In *in = in_start ("{\"inbox_limit\": 1, \"overflow\": \"drop-oldest\"}",
+                     "{\"listen\": \"127.0.0.1:0\", \"retry_after_s\": 3}");
+  g_autofree char *url = in_url (in, "/events/order.paid");
+  g_autoptr (Reply) reply = NULL;
+  g_autoptr (json_t) body = NULL;
+  g_autoptr (json_t) stats = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* Had it run, the event would be answered 202. */
+  add_route_or_fail (in->harness, "order.paid", "work.ok", NULL);
+  run_until_idle_or_fail (in->harness);
+  reply = http_start (in->session, "POST", url, "application/json", "{\"order\": 1}", NULL);
+  run_until_or_fail (in->harness, inbox_holds_an_event, NULL, "the request's event in the inbox");
+  if (!evb_harness_emit (in->harness, "test.pushing", NULL, &error))
+    fail_msg ("test.pushing: %s", error->message);
+  http_wait (in->harness, reply);
+  assert_int_equal (reply->status, 503);
+  assert_string_equal (reply_header (reply, "Retry-After"), "3");
+  body = reply_json (reply);
+  assert_string_equal (json_string_value (json_object_get (body, "error")), "dropped");
+  assert_string_equal (json_string_value (json_object_get (body, "message")),
+                       "the event was dropped from a full inbox before it ran");
+  assert_string_equal (json_string_value (json_object_get (body, "type")), "order.paid");
+  assert_true (json_is_integer (json_object_get (body, "id")));
+  assert_non_null (reply_header (reply, "traceparent"));
+  stats = in_stats (in);
+  assert_int_equal (stat_of (stats, "outcomes", "dropped"), 1);
+  assert_int_equal (stat_of (stats, "outcomes", "accepted"), 0);
+  assert_int_equal (stat_of (stats, NULL, "pending"), 0);
+  run_until_idle_or_fail (in->harness);
+  in_stop (in);
+}
+
+static void
+open_gate (G_GNUC_UNUSED SoupMessage *msg, G_GNUC_UNUSED gpointer user_data)
+{
+  gate_set (TRUE);
+}
+
+/* After stop (shutdown has begun, the bus drains), a new request is
+ * refused with 503 shutting_down before it becomes an event.  A job
+ * blocked at the gate keeps shutdown draining; the refusal's arrival at
+ * the client opens the gate. */
+static void
+test_shutting_down (G_GNUC_UNUSED void **state)
+{
+  In *in = in_start (NULL, "{\"listen\": \"127.0.0.1:0\"}");
+  g_autofree char *url = in_url (in, "/events/order.paid");
+  g_autoptr (Reply) reply = NULL;
+  g_autoptr (GError) error = NULL;
+
+  add_route_or_fail (in->harness, "block", "work.answer", "{\"mode\": \"async\"}");
+  add_route_or_fail (in->harness, "order.paid", "work.ok", NULL);
+  gate_set (FALSE);
+  if (!evb_harness_emit (in->harness, "block", "{\"block\": true}", &error))
+    fail_msg ("block: %s", error->message);
+  run_until_count_or_fail (in->harness, "evbus.status.executing", 1);
+  /* Sent once shutdown iterates the loop, after the stop hook ran. */
+  reply = http_start (in->session, "POST", url, "application/json", "{}", NULL);
+  g_signal_connect (reply->msg, "finished", G_CALLBACK (open_gate), NULL);
+  evb_harness_shutdown (in->harness, WAIT_MS);
+  http_wait (in->harness, reply);
+  assert_refusal (reply, 503, "shutting_down", "the pipeline is shutting down");
+  assert_string_equal (reply_header (reply, "Retry-After"), "1");
+  assert_null (reply_header (reply, "traceparent"));
+  /* The event was never made. */
+  assert_int_equal (evb_harness_count (in->harness, "order.paid"), 0);
+  assert_int_equal (evb_harness_count (in->harness, "test.reply"), 1);
+  gate_set (TRUE);
   in_stop (in);
 }
 
@@ -822,6 +909,8 @@ main (void)
     cmocka_unit_test (test_unhandled_status_option),
     cmocka_unit_test (test_refused_by_full_inbox),
     cmocka_unit_test (test_cancelled),
+    cmocka_unit_test (test_dropped_from_full_inbox),
+    cmocka_unit_test (test_shutting_down),
     cmocka_unit_test (test_traceparent),
     cmocka_unit_test (test_reply),
     cmocka_unit_test (test_reply_failure),

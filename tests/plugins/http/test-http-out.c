@@ -90,10 +90,12 @@ test_request_and_response (G_GNUC_UNUSED void **state)
   g_autofree char *traceparent = NULL;
   g_autofree char *url = NULL;
   g_autoptr (json_t) body = NULL;
+  guint64 trace_high = 0;
+  guint64 trace_low = 0;
 
   g_setenv ("HTTP_OUT_TEST_AUTH", "Bearer t0ken", TRUE);
   out = out_start (NULL,
-                   "{\"url\": \"http://127.0.0.1:@PORT@/items/{data.id}?q={data.query}&t={type}\", "
+                   "{\"url\": \"http://127.0.0.1:@PORT@/items/{data.id}?q={data.query}&t={type}&trace={trace_id}\", "
                    "\"headers\": {\"X-Static\": \"yes\"}, \"header_env\": {\"Authorization\": \"HTTP_OUT_TEST_AUTH\"}, "
                    "\"response_type\": \"call.done\"}",
                    ok, G_N_ELEMENTS (ok));
@@ -104,13 +106,16 @@ test_request_and_response (G_GNUC_UNUSED void **state)
   /* Values are percent-encoded (the URL in the response event below shows
    * it as sent): no extra parameter; the server decodes the path. */
   assert_string_equal (seen->path, "/items/a b/c");
-  assert_string_equal (seen->query, "q=x%26y%3Dz&t=call");
+  /* {trace_id}: the call's trace, as traceparent spells it. */
+  call = evb_harness_find (out->harness, "call", 0);
+  assert_true (g_str_has_prefix (seen->query, "q=x%26y%3Dz&t=call&trace="));
+  assert_true (evb_trace_id_parse (seen->query + strlen ("q=x%26y%3Dz&t=call&trace="), &trace_high, &trace_low, NULL));
+  assert_true (trace_high == call->trace_id_high && trace_low == call->trace_id_low);
   body = parse_json (seen->body);
   assert_json_equal (body, "{\"id\": \"a b/c\", \"query\": \"x&y=z\", \"request_id\": 5}");
   assert_string_equal (seen_header (seen, "Content-Type"), "application/json");
   assert_string_equal (seen_header (seen, "X-Static"), "yes");
   assert_string_equal (seen_header (seen, "Authorization"), "Bearer t0ken");
-  call = evb_harness_find (out->harness, "call", 0);
   traceparent = g_strdup_printf ("00-%016" G_GINT64_MODIFIER "x%016" G_GINT64_MODIFIER "x-%016" G_GINT64_MODIFIER
                                  "x-01",
                                  call->trace_id_high, call->trace_id_low, call->id);
@@ -128,7 +133,8 @@ test_request_and_response (G_GNUC_UNUSED void **state)
   assert_string_equal (json_string_value (json_object_get (json_object_get (response->data, "headers"),
                                                            "content-type")),
                        "application/json");
-  url = g_strdup_printf ("http://127.0.0.1:%u/items/a%%20b%%2Fc?q=x%%26y%%3Dz&t=call", out->server->port);
+  url = g_strdup_printf ("http://127.0.0.1:%u/items/a%%20b%%2Fc?q=x%%26y%%3Dz&t=call&trace=%s", out->server->port,
+                         seen->query + strlen ("q=x%26y%3Dz&t=call&trace="));
   assert_string_equal (json_string_value (json_object_get (response->data, "url")), url);
   assert_int_equal (evb_harness_count (out->harness, "evbus.failure"), 0);
   out_stop (out);
