@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_TEST_ARGS ?= --print-errorlogs
 
-.PHONY: all deps demo test test-asan test-tsan test-template bench install clean fuzz
+.PHONY: all deps demo demo-desktop demo-http demo-cluster test test-asan test-tsan test-template bench install clean fuzz
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -27,6 +27,31 @@ demo: all
 	@echo "== view (console) talking only through the bus; the dashboard shows the jobs live."
 	@echo "== When the script is done the host keeps serving the dashboard: press Ctrl-C to stop."
 	EVBUS_PLUGIN_PATH=$(DEMO_PLUGIN_PATH) $(BUILD)/host/cli/evbus run config/demo.json $(DEMO_ARGS)
+
+# The GTK desktop on your display: DESKTOP_MODE=sync runs the database on
+# the main loop instead, and the windows freeze for each 400 ms query.
+DESKTOP_MODE ?= async
+DESKTOP_PLUGIN_PATH = $(subst $(eval) ,:,$(foreach p,desktop sqlite-store dashboard,$(CURDIR)/$(BUILD)/plugins/$(p)))
+
+demo-desktop: all
+	@test -f $(BUILD)/plugins/desktop/evbus-desktop.so || { echo "GTK 4 was not found when $(BUILD) was set up: make deps, then meson setup --reconfigure $(BUILD)"; exit 1; }
+	@echo "== evbus desktop ($(DESKTOP_MODE)): search and results windows and a database (sqlite-store, 400 ms a query)"
+	@echo "== talking only through the bus. Close the search window to stop; DESKTOP_MODE=sync shows the freeze."
+	EVBUS_PLUGIN_PATH=$(DESKTOP_PLUGIN_PATH) $(BUILD)/host/cli/evbus run config/desktop-$(DESKTOP_MODE).json --exit-when-idle
+
+# The search service and a webhook over HTTP (http-in, sqlite-store,
+# http-out): starts the host, runs the README's curl lines, shows their
+# output and the host's, stops it.  HTTP_DEMO_API / HTTP_DEMO_RECEIVER
+# move the two listeners (default 127.0.0.1:18080 and :18081).
+demo-http: all
+	tests/plugins/http/demo-http.sh $(BUILD)
+
+# Work shared across hosts over NATS (plugins/nats): a nats-server with
+# JetStream on a free loopback port in a temporary store, two worker hosts
+# and a front host submitting JOBS (default 20) jobs; prints the jobs done
+# per host and stops everything.
+demo-cluster: all
+	tests/plugins/nats/demo-cluster.sh $(BUILD)
 
 test: all
 	meson test -C $(BUILD) $(MESON_TEST_ARGS)
