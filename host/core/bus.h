@@ -286,4 +286,11 @@ void evb_bus_get_totals (EvbBus *bus, EvbBusTotals *totals);
  * evb_bus_free.  Main thread, the thread that iterates the context. */
 void evb_bus_watch_loop (EvbBus *bus);
 
+/* While the watchdog reports a stall of the main loop: what the main
+ * thread runs ("handler R (plugin P, file F) on event T id I") and, in
+ * @stalled_ms, for how long; NULL and 0 while the loop turns or without a
+ * watchdog.  Caller frees.  Any thread: for health checks that must not
+ * wait for the loop they report on. */
+char *evb_bus_describe_stall (EvbBus *bus, gint64 *stalled_ms);
+
 G_END_DECLS

@@ -291,6 +291,12 @@ api_get_trace (EvbPlugin *plugin, const char *trace_id, GError **error)
   return trace;
 }
 
+static char *
+api_get_stall (EvbPlugin *plugin, gint64 *stalled_ms)
+{
+  return evb_bus_describe_stall (instance_of (plugin)->bus, stalled_ms);
+}
+
 static json_t *
 api_call_params (EvbCall *call)
 {
@@ -321,4 +327,5 @@ const EvbHostApi evb_host_api = {
   .now = api_now,
   .keep_traces = api_keep_traces,
   .get_trace = api_get_trace,
+  .get_stall = api_get_stall,
 };

@@ -21,7 +21,8 @@ struct _EvbWatchdog {
   gint64 turn_started;   /* atomic: µs (monotonic) the current turn began; 0 between turns;
                           * negated once reported as a stall */
   guint64 stalls;        /* atomic */
-  GMutex report_lock;    /* keeps a stall's two lines in order */
+  GMutex report_lock;    /* keeps a stall's two lines in order; guards stall_what */
+  char *stall_what;      /* what the main thread runs in the stall reported now, or NULL */
   GMutex lock;
   GCond wake;
   gboolean stopping;     /* under lock */
@@ -45,6 +46,7 @@ turn_ends (GSource *source, gint *timeout)
       gint64 length_ms = (g_get_monotonic_time () + started) / 1000;
 
       g_mutex_lock (&watchdog->report_lock);
+      g_clear_pointer (&watchdog->stall_what, g_free);
       g_warning ("main loop turns again after a stall of %" G_GINT64_FORMAT " ms", length_ms);
       g_mutex_unlock (&watchdog->report_lock);
     }
@@ -101,6 +103,8 @@ report_if_stalled (EvbWatchdog *watchdog)
     {
       __atomic_add_fetch (&watchdog->stalls, 1, __ATOMIC_RELAXED);
       since = format_wall_time (started);
+      g_free (watchdog->stall_what);
+      watchdog->stall_what = g_strdup (what);
       g_warning ("main loop stalled for %" G_GINT64_FORMAT " ms (since %s), running %s", (now - started) / 1000,
                  since, what);
     }
@@ -162,6 +166,7 @@ evb_watchdog_free (EvbWatchdog *watchdog)
   g_thread_join (watchdog->thread);
   g_source_destroy (watchdog->turns);
   g_source_unref (watchdog->turns);
+  g_free (watchdog->stall_what);
   g_mutex_clear (&watchdog->report_lock);
   g_mutex_clear (&watchdog->lock);
   g_cond_clear (&watchdog->wake);
@@ -180,6 +185,30 @@ evb_watchdog_get_stalled_ms (EvbWatchdog *watchdog)
   gint64 started = watchdog != NULL ? __atomic_load_n (&watchdog->turn_started, __ATOMIC_SEQ_CST) : 0;
 
   return started < 0 ? (g_get_monotonic_time () + started) / 1000 : 0;
+}
+
+char *
+evb_watchdog_describe_stall (EvbWatchdog *watchdog, gint64 *stalled_ms)
+{
+  char *what = NULL;
+
+  *stalled_ms = 0;
+  if (watchdog == NULL)
+    return NULL;
+  g_mutex_lock (&watchdog->report_lock);
+  if (watchdog->stall_what != NULL)
+    {
+      what = g_strdup (watchdog->stall_what);
+      *stalled_ms = MAX (evb_watchdog_get_stalled_ms (watchdog), 1);
+    }
+  g_mutex_unlock (&watchdog->report_lock);
+  return what;
+}
+
+char *
+evb_bus_describe_stall (EvbBus *bus, gint64 *stalled_ms)
+{
+  return evb_watchdog_describe_stall (bus->watchdog, stalled_ms);
 }
 
 void

@@ -27,5 +27,10 @@ void evb_watchdog_free (EvbWatchdog *watchdog);
  * turns).  Any thread. */
 guint64 evb_watchdog_get_stalls (EvbWatchdog *watchdog);
 gint64 evb_watchdog_get_stalled_ms (EvbWatchdog *watchdog);
+/* While a stall is reported (from the warning until the loop turns
+ * again): what the main thread runs, as the warning says it ("handler R
+ * (plugin P, file F) on event T id I"), and in @stalled_ms how long the
+ * stall has lasted; NULL (and 0) otherwise.  Caller frees.  Any thread. */
+char *evb_watchdog_describe_stall (EvbWatchdog *watchdog, gint64 *stalled_ms);
 
 G_END_DECLS

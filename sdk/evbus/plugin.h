@@ -750,6 +750,7 @@ struct _EvbHostApi {
   gint64 (*now) (EvbPlugin *plugin);
   void (*keep_traces) (EvbPlugin *plugin, guint records);
   json_t *(*get_trace) (EvbPlugin *plugin, const char *trace_id, GError **error);
+  char *(*get_stall) (EvbPlugin *plugin, gint64 *stalled_ms);
 };
 
 /* TRUE when the running host's table has @field. */
@@ -944,6 +945,23 @@ static inline json_t *
 evb_plugin_get_trace (EvbPlugin *plugin, const char *trace_id, GError **error)
 {
   return plugin->api->get_trace (plugin, trace_id, error);
+}
+
+/* Whether the host's main loop is stalled now (ABI 1.1): while the
+ * host's watchdog reports a turn of the loop longer than host.stall_ms
+ * (DESIGN "Watchdog"), what the main thread runs ("handler R (plugin P,
+ * file F) on event T id I", or "init of plugin P (file F)") as a new
+ * string, and in @stalled_ms for how long; NULL and 0 while the loop
+ * turns, without a watchdog (a harness, stall_ms 0) and on an older host.
+ * Any thread: a health check serving from a thread of its own answers
+ * while the loop it reports on is stuck. */
+static inline char *
+evb_plugin_get_stall (EvbPlugin *plugin, gint64 *stalled_ms)
+{
+  *stalled_ms = 0;
+  if (!EVB_API_HAS (plugin->api, get_stall))
+    return NULL;
+  return plugin->api->get_stall (plugin, stalled_ms);
 }
 
 /* TRUE once the host wants this job to stop (shutdown, unsubscribe,
