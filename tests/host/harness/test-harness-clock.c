@@ -185,6 +185,9 @@ test_route_timeout (void **state)
   add_route (harness, "work", "t.stall", "{\"mode\": \"async\", \"timeout_ms\": 5000}");
   emit (harness, "work", "{}");
   run_until_int (harness, &stall_started, 1);
+  /* The timeout is armed when the main loop learns that the job started,
+   * which may come after the handler has begun on its worker. */
+  run_until_count_ok (harness, "evbus.status.executing", 1);
 
   evb_harness_advance_clock (harness, 4999);
   assert_int_equal (evb_harness_count (harness, EVB_TYPE_FAILURE), 0);
