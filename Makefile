@@ -4,7 +4,7 @@
 BUILD ?= build
 MESON_TEST_ARGS ?= --print-errorlogs
 
-.PHONY: all deps demo demo-desktop demo-http demo-cluster test test-asan test-tsan test-template bench install clean fuzz
+.PHONY: all deps demo demo-desktop demo-http demo-orders demo-cluster test test-asan test-tsan test-template bench install clean fuzz
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -45,6 +45,16 @@ demo-desktop: all
 # move the two listeners (default 127.0.0.1:18080 and :18081).
 demo-http: all
 	tests/plugins/http/demo-http.sh $(BUILD)
+
+# A second pipeline, config/orders.json: file-in tails an inbox of JSON-line
+# orders, a route filter sends those of 100.00 or more to a python3 script
+# (exec) and the rest to a file, the priced orders go to file-out and SQLite
+# (sql), with the dashboard.  Starts the host in a temporary work folder,
+# feeds it, stops it, prints and checks what came out.
+# ORDERS_DEMO_DASHBOARD moves the dashboard (default 127.0.0.1:8088);
+# ORDERS_DEMO_HOLD=1 keeps the host up until Enter, to look at it.
+demo-orders: all
+	tests/config/demo-orders.sh $(BUILD)
 
 # Work shared across hosts over NATS (plugins/nats): a nats-server with
 # JetStream on a free loopback port in a temporary store, two worker hosts
