@@ -253,6 +253,12 @@ build_message (HttpOut *self, const EvbEvent *event, const char *url, GBytes *bo
 
   if (msg == NULL)
     return NULL;
+  /* libsoup sends a POST (any method it does not know to be idempotent) on
+   * a new connection, a TCP handshake per call, unless told otherwise.
+   * http-out resends after a connection error or a timeout anyway, so its
+   * receivers already take a request twice: reusing kept-alive connections
+   * adds no new repeat. */
+  soup_message_add_flags (msg, SOUP_MESSAGE_IDEMPOTENT);
   headers = soup_message_get_request_headers (msg);
   for (guint i = 0; i < self->header_names->len; i++)
     soup_message_headers_replace (headers, g_ptr_array_index (self->header_names, i),
