@@ -9,7 +9,10 @@
  *
  * Everything here runs on the host's main thread (the GMainContext that was
  * thread-default when init ran): bus handlers are sync routes, the server
- * and its timers are attached to that context.  Nothing locks. */
+ * and its timers are attached to that context.  Nothing locks.  The one
+ * exception is front.c: the listening socket and /healthz on a thread of
+ * their own (see there), which shares only atomics and read-only options
+ * and hops to the main context for the rest. */
 #pragma once
 
 #include <evbus/plugin.h>
@@ -20,6 +23,17 @@ G_BEGIN_DECLS
 typedef struct _Dashboard Dashboard;
 typedef struct _SseClient SseClient;
 typedef struct _SseBlockPool SseBlockPool;
+typedef struct _DashFront DashFront;
+
+/* What the front door (front.c) counted; read with dash_front_counters. */
+typedef struct {
+  gint accepted;
+  gint refused_busy;        /* over max_connections: 503 */
+  gint refused_host;        /* foreign Host or absolute-form: 403 */
+  gint timeouts;            /* no complete header within header_timeout_s: 408 */
+  gint accept_fd_exhausted; /* accept () failed with EMFILE/ENFILE */
+  gint open;                /* connections open now */
+} DashFrontCounters;
 
 /* waiting, executing, completed, failed, cancelling, cancelled */
 #define DASH_N_STATUS_STATES 6
@@ -74,6 +88,7 @@ struct _Dashboard {
   EvbPlugin *plugin;
   GMainContext *context;
   SoupServer *server;
+  DashFront *front;
   char *url;
 
   /* Options. */
@@ -84,6 +99,8 @@ struct _Dashboard {
   double failure_rate_threshold;
   guint window_s;
   guint stall_s;
+  guint max_connections;
+  guint header_timeout_s;
 
   /* Per job state: /events clients whose pattern takes it, and our route
    * for evbus.status.<state> while there is any. */
@@ -146,7 +163,32 @@ void dash_sse_close_all (Dashboard *self);
 /* metrics.c */
 char *dash_metrics_render (Dashboard *self, json_t *stats, const DashHealth *health);
 
+/* front.c: the listening socket and /healthz, on a thread of their own. */
+DashFront *dash_front_start (Dashboard *self, GSocketAddress *address, GSocketAddress **bound, GError **error);
+void dash_front_stop (DashFront *front);
+void dash_front_counters (DashFront *front, DashFrontCounters *out);
+/* "main loop stalled for 2.3 s, running <what>" while the host's watchdog
+ * reports a stall, else NULL.  Any thread. */
+char *dash_front_stall_reason (EvbPlugin *plugin);
+
+/* cap.c: every string the dashboard copies out of an event or a trace
+ * (a failure's message, an SSE message's data, a trace record) keeps at
+ * most DASH_TEXT_MAX bytes, cut at a character boundary and followed by
+ * " [truncated: N bytes]" (N: the original length). */
+#define DASH_TEXT_MAX 4096
+#define DASH_TEXT_MARK_FORMAT " [truncated: %zu bytes]"
+/* How many bytes of @text (@length bytes) to keep: @length when it fits. */
+gsize dash_text_keep (const char *text, gsize length);
+char *dash_text_capped (const char *text, gsize length);
+void dash_json_cap_strings (json_t *json);
+
+/* procstat.c: process_* metrics (Prometheus' standard names). */
+void dash_process_metrics (GString *out);
+
 /* http.c */
+/* The /healthz answer: "ok\n" (200) or "unhealthy\n" and one reason per
+ * line (503).  Main thread. */
+char *dash_healthz_text (Dashboard *self, guint *status);
 gboolean dash_http_start (Dashboard *self, const char *listen, gboolean allow_remote, GError **error);
 void dash_http_stop (Dashboard *self);
 

@@ -7,7 +7,7 @@
  * only while an /events client asks for that state: the host makes status
  * events only when someone listens, three per job, and a dashboard that
  * nobody streams from should not cost a pipeline that much.  No extra
- * thread, no second loop.
+ * thread but the HTTP front door's (front.c).
  *
  * Endpoints (see http.c): GET /  /events  /api/v1/snapshot  /api/v1/trace/<id>  /metrics  /healthz
  *
@@ -25,6 +25,13 @@
  *   failure_rate   (double, 0.5)    /healthz fails above this share of failed handler runs...
  *   window_s       (int, 30)        ...over this many seconds
  *   stall_s        (int, 60)        /healthz fails when a job is in flight longer than this
+ *   max_connections (int, 256)      HTTP connections at once; one more gets 503 "busy"
+ *   header_timeout_s (int, 10)      a request header not complete by then: 408, closed
+ *
+ * Failure messages and every other string copied out of events or traces
+ * are capped at DASH_TEXT_MAX (4096) bytes with " [truncated: N bytes]".
+ * /healthz is answered from a thread of its own (front.c), so that it
+ * says 503 while the host's main loop is stalled.
  *
  * At init it logs its URL ("http://127.0.0.1:8080/") and emits
  * dashboard.ready {"url": ...} so that tools and tests find the port. */
@@ -123,13 +130,28 @@ failure_new (const EvbEvent *event)
     [F_THREAD] = json_object_get (data, "thread"),
   };
   const char **fields[F_COUNT];
+  /* Capped copies of the (rare) strings over DASH_TEXT_MAX. */
+  g_autofree char *capped[F_COUNT] = { NULL };
+  const char *texts[F_COUNT];
+  gsize lengths[F_COUNT];
   gsize size = 0;
   DashFailure *failure;
   char *at;
 
   for (guint i = 0; i < F_COUNT; i++)
-    if (json_is_string (strings[i]))
-      size += json_string_length (strings[i]) + 1;
+    {
+      if (!json_is_string (strings[i]))
+        continue;
+      texts[i] = json_string_value (strings[i]);
+      lengths[i] = json_string_length (strings[i]);
+      if (lengths[i] > DASH_TEXT_MAX)
+        {
+          capped[i] = dash_text_capped (texts[i], lengths[i]);
+          texts[i] = capped[i];
+          lengths[i] = strlen (capped[i]);
+        }
+      size += lengths[i] + 1;
+    }
   failure = g_malloc (sizeof *failure + size);
   failure->time_us = event->time_us;
   evb_event_format_trace_id (event, failure->trace_id);
@@ -152,8 +174,8 @@ failure_new (const EvbEvent *event)
           *fields[i] = NULL;
           continue;
         }
-      length = json_string_length (strings[i]);
-      memcpy (at, json_string_value (strings[i]), length + 1);
+      length = lengths[i];
+      memcpy (at, texts[i], length + 1);
       *fields[i] = at;
       at += length + 1;
     }
@@ -299,6 +321,8 @@ dashboard_init (EvbPlugin *plugin, GError **error)
   buffer_kb = (guint) evb_plugin_get_int (plugin, "sse_buffer_kb");
   self->window_s = (guint) evb_plugin_get_int (plugin, "window_s");
   self->stall_s = (guint) evb_plugin_get_int (plugin, "stall_s");
+  self->max_connections = (guint) evb_plugin_get_int (plugin, "max_connections");
+  self->header_timeout_s = (guint) evb_plugin_get_int (plugin, "header_timeout_s");
   self->sse_buffer_cap = (gsize) buffer_kb * 1024;
   g_queue_init (&self->failures);
   self->samples = g_array_new (FALSE, FALSE, sizeof (DashSample));
@@ -370,6 +394,11 @@ static const EvbOptionInfo options[] = {
       "decisions of dispatch the host keeps for the trace view (about 330 bytes each); 0: no trace view"),
   EVB_OPTION_INT_RANGE ("stall_s", "60", 1, 86400 * 7,
       "/healthz fails when a job stays in flight longer than this (seconds)"),
+  EVB_OPTION_INT_RANGE ("max_connections", "256", 1, 65536,
+                        "HTTP connections open at once; one more is answered 503 \"busy\" and closed"),
+  EVB_OPTION_INT_RANGE ("header_timeout_s", "10", 1, 3600,
+                        "seconds a connection may take to send its request header before it is closed (408); "
+                        "every response closes its connection, so this is also the idle timeout"),
   EVB_OPTIONS_END
 };
 

@@ -1,4 +1,5 @@
-/* The HTTP side: one libsoup server on the host's main context.
+/* The HTTP side: one libsoup server on the host's main context, fed
+ * connections by the front door (front.c), which answers /healthz itself.
  *
  *   GET /                  the page (HTML, CSS and JS from the plugin's resources)
  *   GET /events[?pattern=&max_rate=] Server-Sent Events (sse.c)
@@ -88,6 +89,7 @@ serve_trace (Dashboard *self, SoupServerMessage *msg, const char *trace_id)
                                                    : "the trace view is off: set the dashboard's \"trace_records\" "
                                                      "option above 0");
     }
+  dash_json_cap_strings (trace);
   text = json_dumps (trace, JSON_COMPACT);
   json_decref (trace);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control", "no-store");
@@ -120,8 +122,8 @@ serve_metrics (Dashboard *self, SoupServerMessage *msg)
   json_decref (stats);
 }
 
-static void
-serve_healthz (Dashboard *self, SoupServerMessage *msg)
+char *
+dash_healthz_text (Dashboard *self, guint *status)
 {
   json_t *stats = evb_plugin_get_stats (self->plugin);
   DashHealth health;
@@ -129,17 +131,24 @@ serve_healthz (Dashboard *self, SoupServerMessage *msg)
 
   dash_health_evaluate (self, stats, &health);
   json_decref (stats);
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control", "no-store");
-  if (health.healthy)
-    respond_text (msg, SOUP_STATUS_OK, "ok\n");
-  else
-    {
-      body = g_string_new ("unhealthy\n");
-      for (guint i = 0; i < health.reasons->len; i++)
-        g_string_append_printf (body, "%s\n", (char *) g_ptr_array_index (health.reasons, i));
-      respond (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", g_string_free (body, FALSE));
-    }
+  *status = health.healthy ? SOUP_STATUS_OK : SOUP_STATUS_SERVICE_UNAVAILABLE;
+  body = g_string_new (health.healthy ? "ok\n" : "unhealthy\n");
+  for (guint i = 0; i < health.reasons->len; i++)
+    g_string_append_printf (body, "%s\n", (char *) g_ptr_array_index (health.reasons, i));
   dash_health_clear (&health);
+  return g_string_free (body, FALSE);
+}
+
+/* Only reached through soup_server_accept_iostream's peers in tests: the
+ * front door (front.c) answers /healthz itself. */
+static void
+serve_healthz (Dashboard *self, SoupServerMessage *msg)
+{
+  guint status;
+  char *body = dash_healthz_text (self, &status);
+
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control", "no-store");
+  respond (msg, status, "text/plain; charset=utf-8", body);
 }
 
 static void
@@ -150,6 +159,9 @@ handle_request (SoupServer *server, SoupServerMessage *msg, const char *path, GH
   SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
 
   soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
+  /* One request per connection: no keep-alive connection sits idle, so
+   * front.c's header timeout is also the idle timeout. */
+  soup_message_headers_replace (headers, "Connection", "close");
   if (self->loopback_only && !http_is_loopback_host (g_uri_get_host (soup_server_message_get_uri (msg))))
     {
       respond_text (msg, SOUP_STATUS_FORBIDDEN, "forbidden: this dashboard answers only to a loopback Host\n");
@@ -211,8 +223,10 @@ dash_http_start (Dashboard *self, const char *listen, gboolean allow_remote, GEr
 {
   g_autoptr (GSocketAddress) address = http_listen_parse (listen, error);
   g_autoptr (GError) listen_error = NULL;
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autofree char *host_text = NULL;
   GInetAddress *host;
-  GSList *listeners;
+  guint port;
 
   if (address == NULL)
     return FALSE;
@@ -229,11 +243,13 @@ dash_http_start (Dashboard *self, const char *listen, gboolean allow_remote, GEr
       return FALSE;
     }
 
-  /* libsoup attaches the listener and every connection to the
-   * thread-default context, which is the bus's while init runs. */
+  /* libsoup attaches every connection to the thread-default context,
+   * which is the bus's while init runs; the listening socket is the front
+   * door's (front.c), which hands connections over. */
   self->server = soup_server_new ("server-header", "evbus-dashboard ", NULL);
   soup_server_add_handler (self->server, NULL, handle_request, self, NULL);
-  if (!soup_server_listen (self->server, address, 0, &listen_error))
+  self->front = dash_front_start (self, address, &bound, &listen_error);
+  if (self->front == NULL)
     {
       g_set_error (error, G_IO_ERROR, listen_error->domain == G_IO_ERROR ? listen_error->code : G_IO_ERROR_FAILED,
                    "listen \"%s\": %s", listen, listen_error->message);
@@ -242,9 +258,11 @@ dash_http_start (Dashboard *self, const char *listen, gboolean allow_remote, GEr
     }
 
   /* The bound port (listen may have asked for 0). */
-  listeners = soup_server_get_listeners (self->server);
-  self->url = http_listen_url (host, listeners);
-  g_slist_free (listeners);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  host_text = g_inet_address_to_string (host);
+  self->url = g_inet_address_get_family (host) == G_SOCKET_FAMILY_IPV6
+                ? g_strdup_printf ("http://[%s]:%u/", host_text, port)
+                : g_strdup_printf ("http://%s:%u/", host_text, port);
   return TRUE;
 }
 
@@ -253,6 +271,7 @@ dash_http_stop (Dashboard *self)
 {
   if (self->server == NULL)
     return;
+  dash_front_stop (g_steal_pointer (&self->front));
   dash_sse_close_all (self);
   soup_server_disconnect (self->server);
   g_clear_object (&self->server);

@@ -177,6 +177,7 @@ oldest_job_age_us (json_t *stats)
 char *
 dash_metrics_render (Dashboard *self, json_t *stats, const DashHealth *health)
 {
+  DashFrontCounters http;
   static const char *const run_keys[] = { "completed", "failed", "cancelled", NULL };
   static const char *const job_keys[] = { "waiting", "executing", NULL };
   static const char *const matched_key[] = { "matched", NULL };
@@ -248,5 +249,21 @@ dash_metrics_render (Dashboard *self, json_t *stats, const DashHealth *health)
                           g_ascii_dtostr (rate, sizeof rate, health->failure_rate));
   family (out, "evbus_dashboard_healthy", "gauge", "1 when /healthz answers 200, else 0.");
   sample_u64 (out, "evbus_dashboard_healthy", "", health->healthy ? 1 : 0);
+
+  dash_front_counters (self->front, &http);
+  family (out, "evbus_dashboard_http_connections", "gauge", "HTTP connections open now.");
+  sample_u64 (out, "evbus_dashboard_http_connections", "", (guint64) http.open);
+  family (out, "evbus_dashboard_http_accepted_total", "counter", "HTTP connections accepted.");
+  sample_u64 (out, "evbus_dashboard_http_accepted_total", "", (guint64) http.accepted);
+  family (out, "evbus_dashboard_http_refused_total", "counter",
+          "HTTP connections refused: over max_connections (503), foreign Host or absolute URL (403), no "
+          "complete header within header_timeout_s (408).");
+  sample_u64 (out, "evbus_dashboard_http_refused_total", "reason=\"busy\"", (guint64) http.refused_busy);
+  sample_u64 (out, "evbus_dashboard_http_refused_total", "reason=\"host\"", (guint64) http.refused_host);
+  sample_u64 (out, "evbus_dashboard_http_refused_total", "reason=\"timeout\"", (guint64) http.timeouts);
+  family (out, "evbus_dashboard_http_accept_fd_exhausted_total", "counter",
+          "Times accept () failed for want of file descriptors (EMFILE/ENFILE).");
+  sample_u64 (out, "evbus_dashboard_http_accept_fd_exhausted_total", "", (guint64) http.accept_fd_exhausted);
+  dash_process_metrics (out);
   return g_string_free (out, FALSE);
 }

@@ -420,7 +420,20 @@ append_json (GString *out, json_t *json)
         break;
       }
     case JSON_STRING:
-      append_json_string (out, json_string_value (json), json_string_length (json));
+      {
+        const char *text = json_string_value (json);
+        gsize length = json_string_length (json);
+        gsize keep = dash_text_keep (text, length);
+
+        if (keep == length)
+          append_json_string (out, text, length);
+        else
+          {
+            g_autofree char *capped = dash_text_capped (text, length);
+
+            append_json_string (out, capped, strlen (capped));
+          }
+      }
       break;
     case JSON_INTEGER:
       append_i64 (out, json_integer_value (json));

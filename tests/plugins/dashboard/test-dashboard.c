@@ -367,6 +367,50 @@ test_failure_history (G_GNUC_UNUSED void **state)
   dash_stop (dash);
 }
 
+/* A failure message of a megabyte (a plugin that puts its input into its
+ * error) is kept as its first DASH_TEXT_MAX (4096) bytes, cut before a
+ * character that would straddle the cut, plus the truncation mark; the
+ * snapshot stays small (issue 15, finding 5). */
+static void
+test_huge_failure_message_capped (G_GNUC_UNUSED void **state)
+{
+  Dash *dash = dash_start (NULL, "{\"listen\": \"127.0.0.1:0\"}");
+  const gsize huge = 1024 * 1024;
+  GString *message = g_string_sized_new (huge);
+  g_autoptr (json_t) data = NULL;
+  g_autofree char *data_json = NULL;
+  g_autoptr (Reply) reply = NULL;
+  g_autoptr (json_t) snapshot = NULL;
+  const char *kept;
+  g_autofree char *expected = NULL;
+
+  /* 4095 ASCII bytes, then "é" (2 bytes) across byte 4096, then filler. */
+  for (gsize i = 0; i < 4095; i++)
+    g_string_append_c (message, 'a');
+  g_string_append (message, "\xc3\xa9");
+  while (message->len < huge)
+    g_string_append_c (message, 'b');
+  data = json_pack ("{s:s%}", "fail", message->str, message->len);
+  data_json = json_dumps (data, JSON_COMPACT);
+  dash_add_route (dash, "job.*", "work.run", NULL);
+  dash_emit (dash, "job.do", data_json);
+  dash_run_until_idle (dash);
+
+  reply = http_get (dash, "/api/v1/snapshot");
+  assert_int_equal (reply->status, 200);
+  assert_true (reply->length < 64 * 1024);
+  snapshot = json_loads (reply->body, 0, NULL);
+  kept = json_string_value (json_object_get (
+      json_object_get (json_array_get (json_object_get (json_object_get (snapshot, "dashboard"), "recent_failures"), 0),
+                       "error"),
+      "message"));
+  assert_non_null (kept);
+  expected = g_strdup_printf ("%.*s [truncated: %zu bytes]", 4095, message->str, message->len);
+  assert_string_equal (kept, expected);
+  g_string_free (message, TRUE);
+  dash_stop (dash);
+}
+
 /* The trace view's data: /api/v1/trace/<id> answers with the tree the
  * host kept; a failure in the snapshot names its trace; bad ids and a
  * dashboard with the view off say so in a JSON error. */
@@ -1589,6 +1633,7 @@ main (void)
     cmocka_unit_test (test_listen_and_option_errors),
     cmocka_unit_test (test_snapshot_counts),
     cmocka_unit_test (test_failure_history),
+    cmocka_unit_test (test_huge_failure_message_capped),
     cmocka_unit_test (test_in_flight_jobs),
     cmocka_unit_test (test_status_routes_follow_streams),
     cmocka_unit_test (test_events_max_rate),
