@@ -41,7 +41,7 @@ enum {
 static GQuark
 console_error_quark (void)
 {
-  return g_quark_from_static_string ("evbus-console-error");
+  return g_quark_from_string ("evbus-console-error");
 }
 
 typedef struct {

@@ -15,7 +15,7 @@ install_style (GdkDisplay *display)
   GtkCssProvider *provider;
 
   if (styled == 0)
-    styled = g_quark_from_static_string ("desktop-banner-styled");
+    styled = g_quark_from_string ("desktop-banner-styled");
   if (display == NULL || g_object_get_qdata (G_OBJECT (display), styled) != NULL)
     return;
   provider = gtk_css_provider_new ();

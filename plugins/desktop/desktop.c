@@ -35,7 +35,7 @@
 static GQuark
 desktop_error_quark (void)
 {
-  return g_quark_from_static_string ("evbus-desktop-error");
+  return g_quark_from_string ("evbus-desktop-error");
 }
 
 /* ---- windows ------------------------------------------------------------ */

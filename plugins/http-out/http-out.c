@@ -52,7 +52,7 @@ typedef struct {
 static GQuark
 http_out_quark (void)
 {
-  return g_quark_from_static_string (HTTP_OUT_DOMAIN);
+  return g_quark_from_string (HTTP_OUT_DOMAIN);
 }
 
 /* ---- the in-flight cap ---------------------------------------------------- */

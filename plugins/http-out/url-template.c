@@ -155,7 +155,7 @@ http_out_template_expand (const HttpOutTemplate *tmpl, const EvbEvent *event, GE
         case PART_TRACE_ID:
           if (!EVB_EVENT_HAS (event, trace_id_low))
             {
-              g_set_error (error, g_quark_from_static_string (HTTP_OUT_DOMAIN), HTTP_OUT_BAD_INPUT,
+              g_set_error (error, g_quark_from_string (HTTP_OUT_DOMAIN), HTTP_OUT_BAD_INPUT,
                            "url: the event has no trace id (for {trace_id}; its host predates ABI 1.1)");
               g_string_free (url, TRUE);
               return NULL;
@@ -168,7 +168,7 @@ http_out_template_expand (const HttpOutTemplate *tmpl, const EvbEvent *event, GE
           field = http_out_lookup (event->data, part->text);
           if (field == NULL)
             {
-              g_set_error (error, g_quark_from_static_string (HTTP_OUT_DOMAIN), HTTP_OUT_BAD_INPUT,
+              g_set_error (error, g_quark_from_string (HTTP_OUT_DOMAIN), HTTP_OUT_BAD_INPUT,
                            "url: the event has no data.%s (for {data.%s})", part->text, part->text);
               g_string_free (url, TRUE);
               return NULL;
@@ -187,7 +187,7 @@ http_out_template_expand (const HttpOutTemplate *tmpl, const EvbEvent *event, GE
             value = g_strdup (json_is_true (field) ? "true" : "false");
           else
             {
-              g_set_error (error, g_quark_from_static_string (HTTP_OUT_DOMAIN), HTTP_OUT_BAD_INPUT,
+              g_set_error (error, g_quark_from_string (HTTP_OUT_DOMAIN), HTTP_OUT_BAD_INPUT,
                            "url: data.%s is %s; only a string, number or boolean fits in a URL", part->text,
                            json_is_object (field) ? "an object" : json_is_array (field) ? "an array" : "null");
               g_string_free (url, TRUE);

@@ -43,7 +43,7 @@
 static GQuark
 replay_error_quark (void)
 {
-  return g_quark_from_static_string ("evbus-replay-error");
+  return g_quark_from_string ("evbus-replay-error");
 }
 
 /* ---- the line parser ---------------------------------------------------- */

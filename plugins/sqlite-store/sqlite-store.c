@@ -60,7 +60,7 @@ enum {
 static GQuark
 store_error_quark (void)
 {
-  return g_quark_from_static_string ("evbus-sqlite-store-error");
+  return g_quark_from_string ("evbus-sqlite-store-error");
 }
 
 /* ---- connection pool ---------------------------------------------------- */

@@ -302,7 +302,11 @@ struct _EvbEvent {
 /* "00-" 32 hex "-" 16 hex "-" 2 hex, and the NUL. */
 #define EVB_TRACEPARENT_SIZE 56
 
-#define EVB_TRACE_ERROR (g_quark_from_static_string ("evb-trace-error-quark"))
+/* Not g_quark_from_static_string: expanded in a plugin, the string would be
+ * the plugin's, and GLib would keep pointing into it after the host unloads
+ * the plugin.  The same holds for a plugin's own error quarks (and
+ * G_DEFINE_QUARK, which uses the static form): intern a copy. */
+#define EVB_TRACE_ERROR (g_quark_from_string ("evb-trace-error-quark"))
 #define EVB_TRACE_ERROR_INVALID 0
 #define EVB_TRACE_ERROR_NOT_KEPT 1 /* evb_plugin_get_trace: nobody asked to keep traces */
 

@@ -283,6 +283,11 @@ test_init_refusals (void **state)
   g_free (expected);
   expected = g_strdup_printf ("plugin \"p\" (%s): option \"append\": expected true or false, got \"yes\"", so);
   assert_string_equal (wrong_type, expected);
+  /* The plugin is unloaded by now; the error domain it made lives on in
+   * GLib's quark table, so its name must not be a string of the plugin's
+   * (which a static quark would be: this lookup would read unmapped
+   * memory). */
+  assert_string_equal (g_quark_to_string (g_quark_try_string ("evbus-console-error")), "evbus-console-error");
 }
 
 int
