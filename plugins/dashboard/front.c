@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 
 #include "http-listen.h"
+#include "tsan.h"
 
 /* A request head larger than this is refused (431). */
 #define FRONT_HEAD_MAX (16 * 1024)
@@ -221,12 +222,14 @@ static gboolean
 handoff_on_main (gpointer data)
 {
   Handoff *handoff = data;
-  DashFront *front = handoff->front;
+  DashFront *front;
   g_autoptr (GSocketConnection) connection = NULL;
   g_autoptr (GSocketAddress) local = NULL;
   g_autoptr (GSocketAddress) remote = NULL;
   g_autoptr (GError) error = NULL;
 
+  EVB_TSAN_ACQUIRE (handoff); /* conn_hand_off's RELEASE */
+  front = handoff->front;
   if (front->dashboard == NULL)
     {
       g_socket_close (handoff->socket, NULL);
@@ -260,6 +263,7 @@ conn_hand_off (FrontConn *conn)
 
   handoff->front = front_ref (conn->front);
   handoff->socket = g_steal_pointer (&conn->socket); /* the count goes with it */
+  EVB_TSAN_RELEASE (handoff);
   g_main_context_invoke_full (conn->front->main_context, G_PRIORITY_DEFAULT, handoff_on_main, handoff,
                               handoff_free);
   conn_free (conn);
@@ -272,6 +276,7 @@ health_deliver_on_front (gpointer data)
 {
   HealthAsk *ask = data;
 
+  EVB_TSAN_ACQUIRE (ask); /* health_on_main's RELEASE: the verdict */
   if (ask->conn != NULL)
     conn_answer (ask->conn, ask->status, NULL, ask->body);
   return G_SOURCE_REMOVE;
@@ -281,12 +286,15 @@ static gboolean
 health_on_main (gpointer data)
 {
   HealthAsk *ask = data;
-  DashFront *front = ask->front;
+  DashFront *front;
 
+  EVB_TSAN_ACQUIRE (ask); /* conn_ask_health's RELEASE */
+  front = ask->front;
   if (front->dashboard == NULL)
     return G_SOURCE_REMOVE;
   ask->body = dash_healthz_text (front->dashboard, &ask->status);
   g_atomic_ref_count_inc (&ask->ref);
+  EVB_TSAN_RELEASE (ask);
   g_main_context_invoke_full (front->context, G_PRIORITY_DEFAULT, health_deliver_on_front, ask,
                               (GDestroyNotify) health_ask_unref);
   return G_SOURCE_REMOVE;
@@ -350,6 +358,7 @@ conn_ask_health (FrontConn *conn, gsize head_length)
   g_source_set_callback (conn->timer, health_poll, conn, NULL);
   g_source_attach (conn->timer, front->context);
   g_atomic_ref_count_inc (&ask->ref);
+  EVB_TSAN_RELEASE (ask);
   g_main_context_invoke_full (front->main_context, G_PRIORITY_DEFAULT, health_on_main, ask,
                               (GDestroyNotify) health_ask_unref);
 }
