@@ -208,7 +208,9 @@ evb_watchdog_describe_stall (EvbWatchdog *watchdog, gint64 *stalled_ms)
 char *
 evb_bus_describe_stall (EvbBus *bus, gint64 *stalled_ms)
 {
-  return evb_watchdog_describe_stall (bus->watchdog, stalled_ms);
+  /* Any thread: a plugin's health thread may ask before evbus run starts
+   * the watchdog (evb_bus_watch_loop publishes it atomically). */
+  return evb_watchdog_describe_stall (g_atomic_pointer_get (&bus->watchdog), stalled_ms);
 }
 
 void
@@ -216,5 +218,5 @@ evb_bus_watch_loop (EvbBus *bus)
 {
   g_return_if_fail (evb_bus_is_main_thread (bus));
   if (bus->watchdog == NULL && bus->settings.stall_ms > 0)
-    bus->watchdog = evb_watchdog_new (bus->context, bus->settings.stall_ms);
+    g_atomic_pointer_set (&bus->watchdog, evb_watchdog_new (bus->context, bus->settings.stall_ms));
 }
