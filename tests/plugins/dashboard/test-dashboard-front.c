@@ -195,20 +195,27 @@ child_clear (Child *child)
 /* `evbus run` with the dashboard ("d", @dash_config fields after listen)
  * and the misbehave plugin ("m", @m_config), host settings @host and
  * @routes; returns the port the dashboard logged. */
+/* The evbus of the running test: when its port refuses, say how it ended. */
+static Child *running_child;
+
 static guint
 dash_start (Child *child, const char *host, const char *dash_config, const char *m_config, const char *routes,
             guint fd_limit)
 {
   g_autofree char *config = g_strdup_printf (
     "{\"host\": %s, \"plugins\": ["
-    "{\"name\": \"d\", \"path\": \"" DASHBOARD_PLUGIN "\", \"config\": {\"listen\": \"127.0.0.1:0\"%s%s}},"
-    "{\"name\": \"m\", \"path\": \"" MISBEHAVE_PLUGIN "\", \"config\": %s}], \"routes\": %s}",
-    host, dash_config[0] != '\0' ? ", " : "", dash_config, m_config, routes);
+    "{\"name\": \"m\", \"path\": \"" MISBEHAVE_PLUGIN "\", \"config\": %s},"
+    "{\"name\": \"d\", \"path\": \"" DASHBOARD_PLUGIN "\", \"config\": {\"listen\": \"127.0.0.1:0\"%s%s}}],"
+    " \"routes\": %s}",
+    host, m_config, dash_config[0] != '\0' ? ", " : "", dash_config, routes);
   g_autoptr (GRegex) url = g_regex_new ("http://127\\.0\\.0\\.1:([0-9]+)/\n", 0, 0, NULL);
   gint64 deadline = g_get_monotonic_time () + DEADLINE_MS * G_TIME_SPAN_MILLISECOND;
   g_autoptr (GMatchInfo) match = NULL;
   g_autofree char *port = NULL;
 
+  /* The dashboard loads last, so that its URL means every plugin is in:
+   * a test that floods the port must not starve a later plugin's load
+   * of file descriptors. */
   child_start (child, "run", NULL, config, fd_limit);
   while (!g_regex_match (url, child->err_text->str, 0, &match))
     {
@@ -220,12 +227,14 @@ dash_start (Child *child, const char *host, const char *dash_config, const char 
         }
     }
   port = g_match_info_fetch (match, 1);
+  running_child = child;
   return (guint) g_ascii_strtoull (port, NULL, 10);
 }
 
 static void
 dash_kill (Child *child)
 {
+  running_child = NULL;
   kill (child->pid, SIGKILL);
   child_finish (child);
   child_clear (child);
@@ -241,7 +250,20 @@ connect_to (guint port)
 
   address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
   if (fd < 0 || connect (fd, (struct sockaddr *) &address, sizeof address) != 0)
-    fail_msg ("connect to port %u: %s", port, g_strerror (errno));
+    {
+      int saved = errno;
+
+      if (running_child != NULL)
+        {
+          Child *child = g_steal_pointer (&running_child);
+
+          kill (child->pid, SIGKILL);
+          child_finish (child);
+          fail_msg ("connect to port %u: %s; evbus ended with status %d; stderr:\n%s", port, g_strerror (saved),
+                    child->status, child->err_text->str);
+        }
+      fail_msg ("connect to port %u: %s", port, g_strerror (saved));
+    }
   return fd;
 }
 
