@@ -133,6 +133,20 @@ typedef struct {
 
 void evb_failure_clear (EvbFailure *failure);
 
+/* Failure text (error messages and domains) is capped where failures are
+ * made (report.c, issue 15 finding 5): a plugin that puts its input into
+ * its error must not make every failure event, status event, receipt and
+ * snapshot that large.  Over EVB_FAILURE_TEXT_MAX bytes, the text is cut at
+ * a character boundary and marked with its original length so that text
+ * and mark together are EVB_FAILURE_TEXT_MAX bytes at most (the mark's
+ * words are the dashboard's, plugins/dashboard/cap.c). */
+#define EVB_FAILURE_TEXT_MAX 4096
+#define EVB_FAILURE_TEXT_MARK_FORMAT " [truncated: %" G_GSIZE_FORMAT " bytes]"
+
+/* @text as valid UTF-8 (U+FFFD for invalid bytes), capped as above.
+ * Caller frees. */
+char *evb_failure_text_new (const char *text);
+
 /* Private view of a handler call; EvbCall comes first so the API can cast. */
 typedef struct {
   EvbCall pub;

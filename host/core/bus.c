@@ -193,6 +193,7 @@ evb_bus_new (const EvbBusSettings *settings, GMainContext *context)
   bus->inbox = evb_inbox_new (bus->context, "evbus inbox", bus->settings.inbox_limit, bus->settings.overflow,
                               bus->settings.slice_events, dispatch_from_inbox, event_free, bus);
   evb_inbox_set_keep_func (bus->inbox, is_host_report);
+  evb_inbox_set_overcommit_limit (bus->inbox, bus->settings.inbox_overcommit);
   /* Completions are never refused: a finished job must always get home. */
   bus->completions = evb_inbox_new (bus->context, "evbus completions", 0, EVB_OVERFLOW_BLOCK, 1024,
                                     complete_from_inbox, evb_job_free_tagged, bus);
@@ -637,6 +638,7 @@ evb_bus_get_totals (EvbBus *bus, EvbBusTotals *totals)
   totals->dispatched = bus->dispatched;
   totals->dropped = inbox.dropped + bus->dropped_at_teardown;
   totals->overcommitted = inbox.overcommitted;
+  totals->overcommit_refused = inbox.overcommit_refused;
   totals->unhandled = bus->unhandled;
   totals->jobs_completed = bus->jobs_completed;
   totals->jobs_failed = bus->jobs_failed;
@@ -801,6 +803,9 @@ evb_bus_stats (EvbBus *bus)
                      "workers_replaced", (json_int_t) totals.workers_replaced);
   json_object_update (json_object_get (stats, "bus"), stuck);
   json_decref (stuck);
+  /* Emits refused past host.inbox_overcommit (each also in "dropped"). */
+  json_object_set_new (json_object_get (stats, "bus"), "overcommit_refused",
+                       json_integer ((json_int_t) totals.overcommit_refused));
   return stats;
 }
 

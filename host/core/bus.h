@@ -24,6 +24,9 @@ typedef struct {
   guint workers;            /* worker threads; 0: number of CPUs, at least 2 */
   guint inbox_limit;        /* queued events at most; default 65536 */
   EvbOverflowPolicy overflow; /* default EVB_OVERFLOW_BLOCK */
+  guint inbox_overcommit;   /* "block": events the main thread (and, during shutdown, any
+                             * producer) may queue past inbox_limit; its emits then fail
+                             * (counted as dropped and overcommit_refused); default 65536 */
   guint grace_ms;           /* shutdown: time in-flight jobs get; default 5000 */
   guint slice_events;       /* events dispatched per main-loop slice; default 256 */
   gboolean emit_unhandled;  /* re-emit unrouted events as evbus.unhandled */
@@ -258,6 +261,7 @@ typedef struct {
   guint64 dispatched;   /* taken out of the inbox and routed */
   guint64 dropped;      /* lost to overflow (drop-oldest) or rejected */
   guint64 overcommitted; /* main-thread emits admitted past a full "block" inbox */
+  guint64 overcommit_refused; /* ... refused past inbox_overcommit (also in dropped) */
   guint64 unhandled;    /* no route accepted them */
   guint64 jobs_completed;
   guint64 jobs_failed;

@@ -21,6 +21,7 @@ struct _EvbInbox {
   GThread *consumer;
 
   guint limit;
+  guint overcommit_limit; /* "block": admitted past @limit at most, then refused */
   EvbOverflowPolicy policy;
   guint slice_items;
   EvbInboxDispatchFunc dispatch;
@@ -44,6 +45,7 @@ struct _EvbInbox {
   guint64 pushed;
   guint64 dropped;
   guint64 overcommitted;
+  guint64 overcommit_refused;
   guint64 wakeups;
   guint64 blocked;
 };
@@ -92,6 +94,7 @@ evb_inbox_new (GMainContext *context, const char *name, guint limit, EvbOverflow
   inbox->capacity = 64;
   inbox->ring = g_new (gpointer, inbox->capacity);
   inbox->limit = limit;
+  inbox->overcommit_limit = G_MAXUINT;
   inbox->policy = policy;
   inbox->slice_items = CLAMP (slice_items, 1, EVB_INBOX_MAX_SLICE);
   inbox->dispatch = dispatch;
@@ -239,6 +242,21 @@ evb_inbox_push_timed (EvbInbox *inbox, gpointer item, gint64 timeout_us, GError 
         case EVB_OVERFLOW_BLOCK:
           if (g_thread_self () == inbox->consumer || inbox->never_block)
             {
+              /* Admitted, not parked, but not without end: a sync handler
+               * emitting in a loop would otherwise grow the host until
+               * the system kills it. */
+              if ((guint64) inbox->count >= (guint64) inbox->limit + inbox->overcommit_limit)
+                {
+                  inbox->dropped++;
+                  inbox->overcommit_refused++;
+                  g_mutex_unlock (&inbox->lock);
+                  g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INBOX_FULL,
+                               "inbox full (%u events, and %u more admitted past the limit, "
+                               "host.inbox_overcommit): event refused; emit fewer events per sync handler "
+                               "call (or from an async one), or raise host.inbox_overcommit",
+                               inbox->limit, inbox->overcommit_limit);
+                  return FALSE;
+                }
               inbox->overcommitted++;
               break;
             }
@@ -359,6 +377,14 @@ evb_inbox_drain_slice (EvbInbox *inbox)
 }
 
 void
+evb_inbox_set_overcommit_limit (EvbInbox *inbox, guint overcommit_limit)
+{
+  g_mutex_lock (&inbox->lock);
+  inbox->overcommit_limit = overcommit_limit;
+  g_mutex_unlock (&inbox->lock);
+}
+
+void
 evb_inbox_set_consumer (EvbInbox *inbox, GThread *thread)
 {
   g_mutex_lock (&inbox->lock);
@@ -376,6 +402,7 @@ evb_inbox_get_stats (EvbInbox *inbox, EvbInboxStats *stats)
   stats->pushed = inbox->pushed;
   stats->dropped = inbox->dropped;
   stats->overcommitted = inbox->overcommitted;
+  stats->overcommit_refused = inbox->overcommit_refused;
   stats->wakeups = inbox->wakeups;
   stats->blocked = inbox->blocked;
   g_mutex_unlock (&inbox->lock);

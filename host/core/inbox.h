@@ -59,6 +59,13 @@ void evb_inbox_stop_blocking (EvbInbox *inbox);
 /* Handles up to one slice now; returns how many.  The context's thread. */
 guint evb_inbox_drain_slice (EvbInbox *inbox);
 
+/* Under "block", the consumer (and every producer once blocking stopped)
+ * is admitted past the limit by @overcommit_limit items at most; past
+ * that its push fails (EVB_BUS_ERROR_INBOX_FULL), counted as dropped and
+ * as overcommit_refused.  Items the keep func keeps are exempt.  Default:
+ * G_MAXUINT (no bound).  Any thread. */
+void evb_inbox_set_overcommit_limit (EvbInbox *inbox, guint overcommit_limit);
+
 /* The thread whose items are admitted past a full "block" inbox. */
 void evb_inbox_set_consumer (EvbInbox *inbox, GThread *thread);
 
@@ -79,6 +86,7 @@ typedef struct {
   guint64 pushed;
   guint64 dropped;       /* drop-oldest losses and reject refusals */
   guint64 overcommitted;
+  guint64 overcommit_refused; /* "block" pushes refused past limit + overcommit_limit (also in dropped) */
   guint64 wakeups;       /* context wake-ups producers caused */
   guint64 blocked;       /* pushes that had to wait for room */
 } EvbInboxStats;

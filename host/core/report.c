@@ -11,6 +11,37 @@ evb_failure_clear (EvbFailure *failure)
   failure->code = 0;
 }
 
+/* The bytes of @text (@length, valid UTF-8) to keep so that what is kept
+ * and @mark_length more fit in EVB_FAILURE_TEXT_MAX: cut at a character
+ * boundary, backing over UTF-8 continuation bytes. */
+static gsize
+failure_text_keep (const char *text, gsize length, gsize mark_length)
+{
+  gsize keep = EVB_FAILURE_TEXT_MAX - mark_length;
+
+  while (keep > 0 && keep < length && ((guchar) text[keep] & 0xC0) == 0x80)
+    keep--;
+  return keep;
+}
+
+char *
+evb_failure_text_new (const char *text)
+{
+  gsize length = strlen (text);
+  g_autofree char *valid = NULL;
+  g_autofree char *mark = NULL;
+  gsize valid_length;
+
+  /* Only what could be kept is made valid (U+FFFD for a bad byte, up to
+   * three bytes each), so a megabyte costs what the cap keeps. */
+  valid = g_utf8_make_valid (text, MIN (length, EVB_FAILURE_TEXT_MAX));
+  valid_length = strlen (valid);
+  if (length <= EVB_FAILURE_TEXT_MAX && valid_length <= EVB_FAILURE_TEXT_MAX)
+    return g_steal_pointer (&valid);
+  mark = g_strdup_printf (EVB_FAILURE_TEXT_MARK_FORMAT, length);
+  return g_strdup_printf ("%.*s%s", (int) failure_text_keep (valid, valid_length, strlen (mark)), valid, mark);
+}
+
 gboolean
 evb_bus_wants (EvbBus *bus, const char *type)
 {

@@ -28,6 +28,7 @@ static const EvbSettingInfo setting_infos[] = {
   COUNT (inbox_limit, 1, MAX_COUNT, NULL),
   { "overflow", EVB_SETTING_CHOICE, G_STRUCT_OFFSET (EvbBusSettings, overflow), 0,
     G_N_ELEMENTS (overflow_names) - 2, NULL, overflow_names },
+  COUNT (inbox_overcommit, 0, MAX_COUNT, NULL),
   COUNT (grace_ms, 0, MAX_COUNT, NULL),
   COUNT (slice_events, 1, MAX_COUNT, NULL),
   BOOLEAN (emit_unhandled),
@@ -47,6 +48,7 @@ evb_bus_settings_init (EvbBusSettings *settings)
   settings->workers = 0;
   settings->inbox_limit = 65536;
   settings->overflow = EVB_OVERFLOW_BLOCK;
+  settings->inbox_overcommit = 65536;
   settings->grace_ms = 5000;
   settings->slice_events = 256;
   settings->emit_unhandled = FALSE;

@@ -555,13 +555,14 @@ is_variable_name (const char *name)
   return TRUE;
 }
 
-char *
-evb_json_expand_env_string (const char *text, GError **error)
+/* Expands @text; what it substitutes is taken from *@budget (bytes left
+ * for the whole document), failing with EVB_JSON_DOC_ERROR_TOO_BIG when
+ * it would run out. */
+static char *
+expand_env_string (const char *text, gsize *budget, GError **error)
 {
   g_autoptr (GString) out = NULL;
   const char *p;
-
-  g_return_val_if_fail (text != NULL, NULL);
 
   out = g_string_sized_new (strlen (text));
   for (p = text; *p;)
@@ -625,6 +626,15 @@ evb_json_expand_env_string (const char *text, GError **error)
                        reference, reference);
           return NULL;
         }
+      if (strlen (value) > *budget)
+        {
+          g_set_error (error, EVB_JSON_DOC_ERROR, EVB_JSON_DOC_ERROR_TOO_BIG,
+                       "${%.64s%s} takes the text substituted for environment variables in this file past "
+                       "%u MiB: reference large variables less often, or keep large values in a file",
+                       reference, strlen (reference) > 64 ? "..." : "", EVB_JSON_EXPANSION_MAX >> 20);
+          return NULL;
+        }
+      *budget -= strlen (value);
 
       g_string_append (out, value);
       p = close + 1;
@@ -633,10 +643,21 @@ evb_json_expand_env_string (const char *text, GError **error)
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
+char *
+evb_json_expand_env_string (const char *text, GError **error)
+{
+  gsize budget = G_MAXSIZE;
+
+  g_return_val_if_fail (text != NULL, NULL);
+  return expand_env_string (text, &budget, error);
+}
+
 typedef struct {
   EvbJsonDocProblemFunc report;
   gpointer user_data;
   GString *path; /* of the value being expanded: one buffer, as for scanning */
+  gsize budget;  /* bytes substitutions may still add (EVB_JSON_EXPANSION_MAX) */
+  gboolean over; /* the budget ran out: expand nothing more */
 } ExpandContext;
 
 static gboolean
@@ -645,6 +666,8 @@ expand_value (ExpandContext *context, json_t *value)
   gsize parent_length = context->path->len;
   gboolean ok = TRUE;
 
+  if (context->over)
+    return FALSE;
   if (json_is_object (value))
     {
       const char *key;
@@ -677,9 +700,11 @@ expand_value (ExpandContext *context, json_t *value)
 
       if (strchr (text, '$') == NULL)
         return TRUE;
-      expanded = evb_json_expand_env_string (text, &error);
+      expanded = expand_env_string (text, &context->budget, &error);
       if (expanded == NULL)
         {
+          /* One report: every string after it would say the same. */
+          context->over = g_error_matches (error, EVB_JSON_DOC_ERROR, EVB_JSON_DOC_ERROR_TOO_BIG);
           context->report (context->path->str, error->message, context->user_data);
           return FALSE;
         }
@@ -693,7 +718,7 @@ expand_value (ExpandContext *context, json_t *value)
 gboolean
 evb_json_doc_expand_env (EvbJsonDoc *doc, EvbJsonDocProblemFunc report, gpointer user_data)
 {
-  ExpandContext context = { report, user_data, NULL };
+  ExpandContext context = { report, user_data, NULL, EVB_JSON_EXPANSION_MAX, FALSE };
   gboolean ok;
 
   g_return_val_if_fail (doc != NULL, FALSE);

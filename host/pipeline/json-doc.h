@@ -35,7 +35,13 @@ typedef enum {
   EVB_JSON_DOC_ERROR_READ,  /* "FILE: cannot read: No such file or directory" */
   EVB_JSON_DOC_ERROR_PARSE, /* "FILE:LINE:COL: <jansson's text>" */
   EVB_JSON_DOC_ERROR_ENV,   /* see evb_json_expand_env_string() */
+  EVB_JSON_DOC_ERROR_TOO_BIG, /* see evb_json_doc_expand_env() */
 } EvbJsonDocError;
+
+/* What "${...}" may substitute in one document, in all: 16 MiB.  A 120 KB
+ * variable used 4,000 times would otherwise make half a gigabyte of config
+ * out of a 50 KB file (issue 15, finding 7); no sane config comes near. */
+#define EVB_JSON_EXPANSION_MAX (16u * 1024 * 1024)
 
 /* Reads and parses @file (any JSON value at the top; duplicate keys and NUL
  * bytes are errors) and records the position of every value.  @file is
@@ -67,7 +73,11 @@ typedef void (*EvbJsonDocProblemFunc) (const char *path, const char *message, gp
 /* Expands environment variables (see evb_json_expand_env_string) in every
  * string value of the document, in place; object keys are left alone.
  * Each string that cannot be expanded is left as written and reported to
- * @report.  Returns TRUE when every string expanded. */
+ * @report.  The values substituted add up to EVB_JSON_EXPANSION_MAX bytes
+ * at most: the string that would pass it is reported ("${BIG} takes the
+ * text substituted for environment variables in this file past 16 MiB:
+ * ...") and nothing after it is expanded.  Returns TRUE when every string
+ * expanded. */
 gboolean evb_json_doc_expand_env (EvbJsonDoc *doc, EvbJsonDocProblemFunc report, gpointer user_data);
 
 /* Expands "${VAR}" and "${VAR:-default}" in @text from the process

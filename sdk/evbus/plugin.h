@@ -14,6 +14,11 @@
  * Threads: the host runs one GLib main loop (the "main thread").  Sync
  * handlers, init, stop and shutdown run there; async handlers run on
  * worker threads.  Functions below say which thread may call them.
+ * Those marked "Main thread" (evb_plugin_add_timeout, _remove_source,
+ * _get_stats, _keep_traces, _get_trace) refuse any other thread: the host
+ * logs a critical, `plugin "P": evb_plugin_get_stats called off the main
+ * thread; it is main-thread only (call it from init, a sync handler or a
+ * timeout)`, and the call returns 0, FALSE or NULL and does nothing.
  *
  * Ownership: `const` pointers handed to a plugin are borrowed for the call
  * they are passed to.  Functions that "steal" say so.
@@ -858,7 +863,7 @@ evb_plugin_log (EvbPlugin *plugin, GLogLevelFlags level, const char *format, ...
 
 /* Run @func every @interval_ms on the main loop until it returns
  * G_SOURCE_REMOVE or the plugin shuts down (or fails init): the host removes
- * the plugin's sources for it.  Main thread. */
+ * the plugin's sources for it.  Main thread (elsewhere: a critical, and 0). */
 static inline guint
 evb_plugin_add_timeout (EvbPlugin *plugin, guint interval_ms, GSourceFunc func, gpointer data,
                         GDestroyNotify destroy)
@@ -866,6 +871,8 @@ evb_plugin_add_timeout (EvbPlugin *plugin, guint interval_ms, GSourceFunc func, 
   return plugin->api->add_timeout (plugin, interval_ms, func, data, destroy);
 }
 
+/* Removes a source evb_plugin_add_timeout gave; FALSE when it is not
+ * one of the plugin's.  Main thread (elsewhere: a critical, and FALSE). */
 static inline gboolean
 evb_plugin_remove_source (EvbPlugin *plugin, guint source_id)
 {
@@ -916,7 +923,7 @@ evb_plugin_release (EvbPlugin *plugin)
  * async routes only.
  * For dashboards and metrics: reading it costs nothing while nobody asks,
  * where following every job through status events costs three events per
- * job.  Main thread. */
+ * job.  Main thread (elsewhere: a critical, and NULL). */
 static inline json_t *
 evb_plugin_get_stats (EvbPlugin *plugin)
 {
@@ -928,7 +935,8 @@ evb_plugin_get_stats (EvbPlugin *plugin)
  * failures, receipts), so that evb_plugin_get_trace can show a trace after
  * the fact (ABI 1.1).  Recording costs a copy of several ~330-byte
  * records per event (bench B1 "traces-kept" row); the host keeps the
- * largest number any plugin asked for, until it exits.  Main thread. */
+ * largest number any plugin asked for, until it exits.  Main thread
+ * (elsewhere: a critical, and nothing kept). */
 static inline void
 evb_plugin_keep_traces (EvbPlugin *plugin, guint records)
 {
@@ -944,7 +952,8 @@ evb_plugin_keep_traces (EvbPlugin *plugin, guint records)
  * oldest records of the trace were overwritten.  An unknown trace has no
  * events.  NULL with EVB_TRACE_ERROR_INVALID (a bad id) or
  * EVB_TRACE_ERROR_NOT_KEPT (no plugin called evb_plugin_keep_traces).
- * Main thread. */
+ * Main thread (elsewhere: a critical, and NULL with
+ * EVB_TRACE_ERROR_INVALID). */
 static inline json_t *
 evb_plugin_get_trace (EvbPlugin *plugin, const char *trace_id, GError **error)
 {
@@ -998,7 +1007,10 @@ evb_call_wait (EvbCall *call, guint timeout_ms)
 /* Record why the handler fails; returns EVB_FAILED so a handler can write
  * `return evb_call_fail (call, "store", 2, "no row %d", id);`.
  * @domain names the area (the plugin instance's name, as in the config,
- * when NULL).  The calling handler's thread only. */
+ * when NULL).  The host makes both valid UTF-8 and caps each at 4096
+ * bytes: a longer one is cut at a character boundary and ends with
+ * " [truncated: N bytes]" (N its length), 4096 bytes in all, so don't put
+ * whole inputs in an error.  The calling handler's thread only. */
 static inline EvbResult evb_call_fail (EvbCall *call, const char *domain, gint code, const char *format, ...)
   G_GNUC_PRINTF (4, 5);
 static inline EvbResult

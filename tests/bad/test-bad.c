@@ -198,6 +198,36 @@ generate_wide_filter (const char *path)
   write_generated (path, text);
 }
 
+/* A route whose params hold "${EVB_BOMB}" 4,000 times: with a 120 KB
+ * variable (env=EVB_BOMB:120000), half a gigabyte of expanded config from
+ * a 50 KB file. */
+static void
+generate_expansion_bomb (const char *path)
+{
+  g_autoptr (GString) text = g_string_new ("{ \"plugins\": [ { \"name\": \"t\", \"path\": \"ticker\" } ],\n"
+                                           "  \"routes\": [ { \"on\": \"tick\", \"handler\": \"t.count\",\n"
+                                           "    \"params\": { \"p\": [\n");
+
+  for (guint i = 0; i < 4000; i++)
+    g_string_append_printf (text, "      \"${EVB_BOMB}\"%s\n", i + 1 < 4000 ? "," : "");
+  g_string_append (text, "    ] } } ]\n}\n");
+  write_generated (path, text);
+}
+
+/* A filter whose "in" lists 1,000,000 numbers: fine, as it is a set. */
+static void
+generate_huge_in (const char *path)
+{
+  g_autoptr (GString) text = g_string_new ("{ \"plugins\": [ { \"name\": \"t\", \"path\": \"ticker\" } ],\n"
+                                           "  \"routes\": [ { \"on\": \"tick\", \"handler\": \"t.count\", "
+                                           "\"filter\": { \"n\": { \"in\": [ 0");
+
+  for (guint i = 1; i < 1000000; i++)
+    g_string_append_printf (text, ",%u", i);
+  g_string_append (text, " ] } } } ]\n}\n");
+  write_generated (path, text);
+}
+
 /* Applies the comma-separated actions of @setup in @dir:
  *   copy=FILE         copy cases/FILE into the folder too
  *   mode=OCTAL        chmod the case's file
@@ -215,10 +245,12 @@ generate_wide_filter (const char *path)
  *   behind=SUB:OCTAL  move the case's file into a new folder SUB (chmod
  *                     OCTAL) and leave a symlink to it in its place
  *   gen=KIND          write the case's file (too big to keep in git):
- *                     deep, big-name, deep-keys, wide-filter
+ *                     deep, big-name, deep-keys, wide-filter, expansion-bomb,
+ *                     huge-in
+ *   env=NAME:BYTES    set the variable NAME to BYTES "x"s for evbus
  * Returns FALSE when the case must be skipped, with *@why set. */
 static gboolean
-apply_setup (const BadCase *bad, const char *dir, char **why)
+apply_setup (const BadCase *bad, const char *dir, GStrv *env, char **why)
 {
   g_autofree char *target = g_build_filename (dir, bad->name, NULL);
   g_auto (GStrv) actions = NULL;
@@ -314,6 +346,17 @@ apply_setup (const BadCase *bad, const char *dir, char **why)
         generate_deep_keys (target);
       else if (strcmp (action, "gen=wide-filter") == 0)
         generate_wide_filter (target);
+      else if (strcmp (action, "gen=expansion-bomb") == 0)
+        generate_expansion_bomb (target);
+      else if (strcmp (action, "gen=huge-in") == 0)
+        generate_huge_in (target);
+      else if (g_str_has_prefix (action, "env="))
+        {
+          g_auto (GStrv) parts = g_strsplit (value, ":", 2);
+          g_autofree char *bytes = g_strnfill (g_ascii_strtoull (parts[1], NULL, 10), 'x');
+
+          *env = g_environ_setenv (*env, parts[0], bytes, TRUE);
+        }
       else
         fail_msg ("cases.tsv:%u: unknown setup action \"%s\"", bad->line, action);
     }
@@ -376,7 +419,7 @@ run_case (const BadCase *bad, char **why)
   assert_non_null (dir);
   if (g_file_test (source, G_FILE_TEST_IS_REGULAR))
     copy_file (source, target);
-  if (!apply_setup (bad, dir, why))
+  if (!apply_setup (bad, dir, &env, why))
     {
       remove_tree (dir);
       return FALSE;

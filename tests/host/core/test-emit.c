@@ -59,27 +59,18 @@ record_event (EvbCall *call, const EvbEvent *event)
   return EVB_CONTINUE;
 }
 
-/* A bus on its own context (2 workers, other settings default unless
- * given: 0 keeps the default) with one sync host route recording "test.>". */
+/* A bus on its own context with @settings and one sync host route
+ * recording "test.>". */
 static Fixture *
-fixture_new_with (guint inbox_limit, EvbOverflowPolicy overflow, guint slice_events)
+fixture_new_with_settings (const EvbBusSettings *settings)
 {
   Fixture *fixture = g_new0 (Fixture, 1);
-  EvbBusSettings settings;
   EvbRouteSpec spec = EVB_ROUTE_SPEC_INIT;
   g_autoptr (GError) error = NULL;
 
-  evb_bus_settings_init (&settings);
-  settings.workers = 2;
-  if (inbox_limit > 0)
-    settings.inbox_limit = inbox_limit;
-  settings.overflow = overflow;
-  if (slice_events > 0)
-    settings.slice_events = slice_events;
-
   fixture->context = g_main_context_new ();
   fixture->main_thread = g_thread_self ();
-  fixture->bus = evb_bus_new (&settings, fixture->context);
+  fixture->bus = evb_bus_new (settings, fixture->context);
   fixture->received = g_ptr_array_new_with_free_func ((GDestroyNotify) evb_event_unref);
   spec.pattern = "test.>";
   spec.handler = "record";
@@ -88,6 +79,23 @@ fixture_new_with (guint inbox_limit, EvbOverflowPolicy overflow, guint slice_eve
   g_assert_cmpuint (evb_bus_add_route (fixture->bus, NULL, &spec, NULL, &error), !=, 0);
   g_assert_no_error (error);
   return fixture;
+}
+
+/* The same with 2 workers, other settings default unless given (0 keeps
+ * the default). */
+static Fixture *
+fixture_new_with (guint inbox_limit, EvbOverflowPolicy overflow, guint slice_events)
+{
+  EvbBusSettings settings;
+
+  evb_bus_settings_init (&settings);
+  settings.workers = 2;
+  if (inbox_limit > 0)
+    settings.inbox_limit = inbox_limit;
+  settings.overflow = overflow;
+  if (slice_events > 0)
+    settings.slice_events = slice_events;
+  return fixture_new_with_settings (&settings);
 }
 
 static Fixture *
@@ -752,6 +760,89 @@ test_emit_overflow_block_from_handler (void **state)
   fixture_free (fixture);
 }
 
+/* The main thread's overcommit is bounded (issue 15, finding 7): a sync
+ * handler emitting in a loop into a 4-slot inbox with inbox_overcommit 6
+ * gets 10 events queued, then every emit fails, each counted as dropped
+ * and overcommit_refused; the events queued all run. */
+static guint fan_accepted;
+static guint fan_refused;
+static char *fan_error;
+
+static void
+fan_out_forever (Fixture *fixture, const EvbEvent *event)
+{
+  if (strcmp (event->type, "test.fan") != 0)
+    return;
+  for (guint seq = 0; seq < 1000; seq++)
+    {
+      g_autoptr (GError) error = NULL;
+
+      if (emit_seq (fixture->bus, 0, seq, &error))
+        fan_accepted++;
+      else
+        {
+          fan_refused++;
+          if (fan_error == NULL)
+            fan_error = g_strdup (error->message);
+        }
+    }
+}
+
+static void
+test_emit_overcommit_bounded (void **state)
+{
+  EvbBusSettings settings;
+  Fixture *fixture;
+  EvbBusTotals totals;
+
+  evb_bus_settings_init (&settings);
+  settings.workers = 2;
+  settings.inbox_limit = 4;
+  settings.inbox_overcommit = 6;
+  fixture = fixture_new_with_settings (&settings);
+  fixture->on_event = fan_out_forever;
+  fan_accepted = fan_refused = 0;
+  assert_true (evb_bus_emit (fixture->bus, "test.fan", NULL, NULL, NULL));
+  assert_true (fixture_run_until_idle (fixture));
+
+  assert_int_equal (fan_accepted, 10);
+  assert_int_equal (fan_refused, 990);
+  assert_string_equal (fan_error, "inbox full (4 events, and 6 more admitted past the limit, "
+                                  "host.inbox_overcommit): event refused; emit fewer events per sync handler "
+                                  "call (or from an async one), or raise host.inbox_overcommit");
+  g_clear_pointer (&fan_error, g_free);
+  assert_int_equal (fixture->received->len, 11);
+  evb_bus_get_totals (fixture->bus, &totals);
+  assert_int_equal (totals.overcommitted, 6);
+  assert_int_equal (totals.overcommit_refused, 990);
+  assert_int_equal (totals.dropped, 990);
+  assert_int_equal (fixture_stat (fixture, "overcommit_refused"), 990);
+  assert_int_equal (fixture_stat (fixture, "dropped"), 990);
+  fixture_free (fixture);
+}
+
+/* inbox_overcommit 0: the main thread never queues past the limit. */
+static void
+test_emit_overcommit_zero (void **state)
+{
+  EvbBusSettings settings;
+  Fixture *fixture;
+  g_autoptr (GError) error = NULL;
+
+  evb_bus_settings_init (&settings);
+  settings.workers = 2;
+  settings.inbox_limit = 4;
+  settings.inbox_overcommit = 0;
+  fixture = fixture_new_with_settings (&settings);
+  for (guint seq = 0; seq < 4; seq++)
+    assert_true (fixture_emit_seq (fixture, seq, NULL));
+  assert_false (fixture_emit_seq (fixture, 4, &error));
+  assert_true (g_error_matches (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INBOX_FULL));
+  assert_true (fixture_run_until_idle (fixture));
+  assert_received_range (fixture, 0, 4);
+  fixture_free (fixture);
+}
+
 /* Several threads flood a 64-slot inbox under each policy while the loop
  * drains.  Every emit is accounted for: dispatched + dropped == attempts,
  * the bus's dropped counter equals the refusals (reject) or the events the
@@ -1286,6 +1377,8 @@ main (void)
     cmocka_unit_test (test_emit_overflow_block),
     cmocka_unit_test (test_emit_overflow_block_main_thread),
     cmocka_unit_test (test_emit_overflow_block_from_handler),
+    cmocka_unit_test (test_emit_overcommit_bounded),
+    cmocka_unit_test (test_emit_overcommit_zero),
     cmocka_unit_test (test_emit_flood_block),
     cmocka_unit_test (test_emit_flood_reject),
     cmocka_unit_test (test_emit_flood_drop_oldest),

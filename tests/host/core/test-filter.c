@@ -297,6 +297,75 @@ test_in (void **state)
   CHECK_MATCH_CASES (cases);
 }
 
+/* "in" is a hash set (issue 15, finding 7): it must say what comparing
+ * with each element says.  Numbers by value (1 == 1.0 == -0.0 + 1, also
+ * inside arrays and objects), never a number for a string, integers and
+ * reals beyond 2^53 exactly, objects whatever their members' order,
+ * strings by all their bytes. */
+static void
+test_in_as_set (void **state)
+{
+  static const MatchCase cases[] = {
+    { "{\"c\": {\"in\": [1.0, 2.5]}}", "{\"c\": 1}", TRUE },
+    { "{\"c\": {\"in\": [1.0, 2.5]}}", "{\"c\": 2.5}", TRUE },
+    { "{\"c\": {\"in\": [1.0, 2.5]}}", "{\"c\": 2}", FALSE },
+    { "{\"c\": {\"in\": [0]}}", "{\"c\": -0.0}", TRUE },
+    { "{\"c\": {\"in\": [-0.0]}}", "{\"c\": 0}", TRUE },
+    { "{\"c\": {\"in\": [9007199254740992.0]}}", "{\"c\": 9007199254740993}", FALSE },
+    { "{\"c\": {\"in\": [9007199254740992.0]}}", "{\"c\": 9007199254740992}", TRUE },
+    { "{\"c\": {\"in\": [9223372036854775807]}}", "{\"c\": 9223372036854775807}", TRUE },
+    { "{\"c\": {\"in\": [9223372036854775807]}}", "{\"c\": 9223372036854775808.0}", FALSE },
+    { "{\"c\": {\"in\": [1e300]}}", "{\"c\": 1e300}", TRUE },
+    { "{\"c\": {\"in\": [-9223372036854775808]}}", "{\"c\": -9223372036854775808.0}", TRUE },
+    { "{\"c\": {\"in\": [\"1\", true]}}", "{\"c\": 1}", FALSE },
+    { "{\"c\": {\"in\": [\"1\", true]}}", "{\"c\": true}", TRUE },
+    { "{\"c\": {\"in\": [\"1\", true]}}", "{\"c\": false}", FALSE },
+    { "{\"c\": {\"in\": [\"a\\u0000b\"]}}", "{\"c\": \"a\"}", FALSE },
+    { "{\"c\": {\"in\": [\"a\\u0000b\"]}}", "{\"c\": \"a\\u0000b\"}", TRUE },
+    { "{\"c\": {\"in\": [[1.0, \"x\"]]}}", "{\"c\": [1, \"x\"]}", TRUE },
+    { "{\"c\": {\"in\": [[1.0, \"x\"]]}}", "{\"c\": [\"x\", 1]}", FALSE },
+    { "{\"c\": {\"in\": [{\"a\": 1, \"b\": [2]}]}}", "{\"c\": {\"b\": [2.0], \"a\": 1.0}}", TRUE },
+    { "{\"c\": {\"in\": [{\"a\": 1, \"b\": [2]}]}}", "{\"c\": {\"a\": 1}}", FALSE },
+    { "{\"c\": {\"in\": [{}]}}", "{\"c\": {}}", TRUE },
+    { "{\"c\": {\"in\": [{}]}}", "{\"c\": []}", FALSE },
+    { "{\"c\": {\"in\": [1, 1, 1.0]}}", "{\"c\": 1}", TRUE },
+    { "{\"c\": {\"not\": {\"in\": [1, 2]}}}", "{\"c\": 2.0}", FALSE },
+  };
+
+  CHECK_MATCH_CASES (cases);
+}
+
+/* A set of 200,000: every member is found, and nothing else. */
+static void
+test_in_large (void **state)
+{
+  g_autoptr(json_t) members = json_array ();
+  g_autoptr(json_t) spec = NULL;
+  g_autoptr(EvbFilter) filter = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *error_path = NULL;
+
+  for (gint i = 0; i < 100000; i++)
+    {
+      char text[32];
+
+      g_snprintf (text, sizeof text, "user-%d", i);
+      json_array_append_new (members, json_integer (i * 3));
+      json_array_append_new (members, json_string (text));
+    }
+  spec = json_pack ("{s{sO}}", "c", "in", members);
+  filter = evb_filter_compile (spec, "filter", &error_path, &error);
+  assert_non_null (filter);
+  for (gint i = 0; i < 300000; i += 7)
+    {
+      g_autoptr(json_t) number = json_pack ("{sf}", "c", (double) i);
+      g_autoptr(json_t) name = json_pack ("{so}", "c", json_sprintf ("user-%d", i));
+
+      assert_int_equal (evb_filter_match (filter, number), i % 3 == 0);
+      assert_int_equal (evb_filter_match (filter, name), i < 100000);
+    }
+}
+
 static void
 test_exists (void **state)
 {
@@ -1111,6 +1180,8 @@ main (void)
     cmocka_unit_test (test_ordering_numbers),
     cmocka_unit_test (test_ordering_strings),
     cmocka_unit_test (test_in),
+    cmocka_unit_test (test_in_as_set),
+    cmocka_unit_test (test_in_large),
     cmocka_unit_test (test_exists),
     cmocka_unit_test (test_prefix),
     cmocka_unit_test (test_glob),

@@ -1,5 +1,6 @@
 /* Tests for host/core/host-api.c that no other suite covers:
- * evb_call_wait, the cancellable wait of ABI 1.1. */
+ * evb_call_wait, the cancellable wait of ABI 1.1, and the refusal of
+ * main-thread-only calls made from a worker (issue 15, finding 8). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,6 +114,85 @@ test_sync_wait (void **state)
   assert_true (wait_took_us >= 5 * 1000);
 }
 
+/* ---- main-thread-only calls from a worker -------------------------------- */
+
+#define PLUGIN_PATH(name) EVB_TEST_PLUGIN_DIR "/" name ".so"
+
+/* The host's criticals, kept (not fatal: the suite runs with
+ * G_DEBUG=fatal-criticals, and these are expected).  From any thread. */
+static GMutex criticals_lock;
+static GPtrArray *criticals;
+
+static void
+record_critical (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+{
+  g_mutex_lock (&criticals_lock);
+  g_ptr_array_add (criticals, g_strdup (message));
+  g_mutex_unlock (&criticals_lock);
+}
+
+/* Keeps the process alive after an expected critical of the host. */
+static gboolean
+critical_not_fatal (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+{
+  return g_strcmp0 (domain, "evbus") != 0;
+}
+
+#define WRONG_THREAD_CRITICAL(call)                                                                             \
+  "plugin \"wt\": " call " called off the main thread; it is main-thread only (call it from init, a sync "     \
+  "handler or a timeout)"
+
+/* An async handler calls every main-thread-only entry: each is refused
+ * with one critical naming the plugin and the call, returns its failure
+ * value and changes nothing. */
+static void
+test_main_thread_calls_refused_on_worker (void **state)
+{
+  g_autoptr (EvbHarness) harness = evb_harness_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (json_t) trace = NULL;
+  EvbPlugin *plugin;
+  const EvbEvent *results;
+  guint handler_id;
+
+  if (!evb_harness_add_plugin_file (harness, "wt", PLUGIN_PATH ("wrong-thread"), NULL, &error))
+    fail_msg ("%s", error->message);
+  plugin = evb_harness_get_plugin (harness, "wt");
+  add_route (harness, "wt.go", "wt.misuse", "{\"mode\": \"async\"}");
+
+  criticals = g_ptr_array_new_with_free_func (g_free);
+  handler_id = g_log_set_handler ("evbus", G_LOG_LEVEL_CRITICAL | G_LOG_FLAG_FATAL, record_critical, NULL);
+  g_test_log_set_fatal_handler (critical_not_fatal, NULL);
+  emit (harness, "wt.go", NULL);
+  run_until_count_ok (harness, "wrong-thread.results", 1);
+  run_until_idle (harness);
+  g_test_log_set_fatal_handler (NULL, NULL);
+  g_log_remove_handler ("evbus", handler_id);
+
+  assert_int_equal (criticals->len, 5);
+  assert_string_equal (g_ptr_array_index (criticals, 0), WRONG_THREAD_CRITICAL ("evb_plugin_add_timeout"));
+  assert_string_equal (g_ptr_array_index (criticals, 1), WRONG_THREAD_CRITICAL ("evb_plugin_remove_source"));
+  assert_string_equal (g_ptr_array_index (criticals, 2), WRONG_THREAD_CRITICAL ("evb_plugin_get_stats"));
+  assert_string_equal (g_ptr_array_index (criticals, 3), WRONG_THREAD_CRITICAL ("evb_plugin_keep_traces"));
+  assert_string_equal (g_ptr_array_index (criticals, 4), WRONG_THREAD_CRITICAL ("evb_plugin_get_trace"));
+  g_clear_pointer (&criticals, g_ptr_array_unref);
+
+  results = evb_harness_find (harness, "wrong-thread.results", 0);
+  check_int (results->data, "add_timeout", 0);
+  assert_true (json_is_false (json_object_get (results->data, "remove_source")));
+  assert_true (json_is_false (json_object_get (results->data, "get_stats")));
+  assert_true (json_is_false (json_object_get (results->data, "get_trace")));
+  check_string (results->data, "get_trace_error", "evb_plugin_get_trace called off the main thread; it is "
+                                                  "main-thread only");
+
+  /* Nothing changed: the refused keep_traces kept none, and the timeout
+   * init added is still there for the main thread to remove. */
+  trace = evb_plugin_get_trace (plugin, "4bf92f3577b34da6a3ce929d0e0e4736", &error);
+  assert_null (trace);
+  assert_string_equal (error->message, "no traces are kept: a plugin must call evb_plugin_keep_traces first");
+  assert_true (evb_plugin_remove_source (plugin, GPOINTER_TO_UINT (plugin->instance_data)));
+}
+
 int
 main (void)
 {
@@ -121,6 +201,7 @@ main (void)
     cmocka_unit_test (test_wait_returns_on_unsubscribe),
     cmocka_unit_test (test_wait_times_out),
     cmocka_unit_test (test_sync_wait),
+    cmocka_unit_test (test_main_thread_calls_refused_on_worker),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -187,8 +187,8 @@ never (EvbHarness *harness, gpointer user_data)
 
 #define BAD_SETTINGS_JSON "{\"workers\": 2, \"colour\": \"blue\"}"
 #define BAD_SETTINGS_MESSAGE                                                                                     \
-  "colour: unknown key (expected one of: workers, inbox_limit, overflow, grace_ms, slice_events, emit_unhandled, "  \
-  "status_events, max_event_bytes, stall_ms)"
+  "colour: unknown key (expected one of: workers, inbox_limit, overflow, inbox_overcommit, grace_ms, slice_events, " \
+  "emit_unhandled, status_events, max_event_bytes, stall_ms)"
 
 #define BAD_ROUTE_OPTIONS_JSON "{\"mode\": \"async\", \"colour\": \"blue\"}"
 #define BAD_ROUTE_OPTIONS_MESSAGE                                                                                \

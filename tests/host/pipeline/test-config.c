@@ -387,7 +387,8 @@ test_config_unknown_keys (void **state)
                         ":3:3: route: unknown key (expected one of: $schema, host, plugins, routes)");
   ASSERT_CONFIG_ERRORS ("unknown-key-host.json",
                         ":2:27: host.worker: unknown key (expected one of: workers, inbox_limit, overflow, "
-                        "grace_ms, slice_events, emit_unhandled, status_events, max_event_bytes, stall_ms)");
+                        "inbox_overcommit, grace_ms, slice_events, emit_unhandled, status_events, "
+                        "max_event_bytes, stall_ms)");
   ASSERT_CONFIG_ERRORS ("unknown-key-plugin.json",
                         ":3:38: plugins[0].confg: unknown key (expected one of: name, path, config)");
   ASSERT_CONFIG_ERRORS ("unknown-key-route.json",
@@ -544,7 +545,8 @@ test_config_many_errors (void **state)
                         ":6:13: host.workers: environment variable \"EVB_TEST_UNSET_WORKERS\" is not set "
                         "(set it or write ${EVB_TEST_UNSET_WORKERS:-default})",
                         ":6:53: host.threads: unknown key (expected one of: workers, inbox_limit, overflow, "
-                        "grace_ms, slice_events, emit_unhandled, status_events, max_event_bytes, stall_ms)",
+                        "inbox_overcommit, grace_ms, slice_events, emit_unhandled, status_events, "
+                        "max_event_bytes, stall_ms)",
                         ":8:38: plugins[0].extra: unknown key (expected one of: name, path, config)",
                         ":10:3: version: unknown key (expected one of: $schema, host, plugins, routes)");
 }
