@@ -376,4 +376,15 @@ EvbHandlerFunc evb_plugin_instance_find_handler (EvbPluginInstance *instance, co
 void evb_plugin_instance_stop_sources (EvbPluginInstance *instance);
 void evb_plugin_instance_shutdown (EvbPluginInstance *instance);
 
+/* plugin-health.c: what plugins say of their own health (evb_plugin_set_health).
+ * Any thread.  set: NULL is healthy again; get: a copy or NULL; close: at
+ * shutdown, clears it and ignores later sets; forget: when the instance is
+ * freed.  evb_bus_plugin_health: {"instance": "reason"} of @bus's unhealthy
+ * instances, in the order they became so. */
+void evb_plugin_health_set (EvbPluginInstance *instance, const char *reason);
+char *evb_plugin_health_get (EvbPluginInstance *instance);
+void evb_plugin_health_close (EvbPluginInstance *instance);
+void evb_plugin_health_forget (EvbPluginInstance *instance);
+json_t *evb_bus_plugin_health (EvbBus *bus);
+
 G_END_DECLS

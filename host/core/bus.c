@@ -748,6 +748,25 @@ oldest_jobs_to_json (EvbBus *bus)
   return list;
 }
 
+/* Plugin instances in load order with what they say of their health
+ * (evb_plugin_set_health): null, or the reason they are unhealthy. */
+static json_t *
+plugins_to_json (EvbBus *bus)
+{
+  json_t *list = json_array ();
+
+  for (guint i = 0; i < bus->plugins->len; i++)
+    {
+      EvbPluginInstance *instance = g_ptr_array_index (bus->plugins, i);
+      char *reason = evb_plugin_health_get (instance);
+
+      json_array_append_new (list, json_pack ("{s:s, s:o}", "name", instance->name, "unhealthy",
+                                              reason != NULL ? json_string (reason) : json_null ()));
+      g_free (reason);
+    }
+  return list;
+}
+
 json_t *
 evb_bus_stats (EvbBus *bus)
 {
@@ -806,6 +825,7 @@ evb_bus_stats (EvbBus *bus)
   /* Emits refused past host.inbox_overcommit (each also in "dropped"). */
   json_object_set_new (json_object_get (stats, "bus"), "overcommit_refused",
                        json_integer ((json_int_t) totals.overcommit_refused));
+  json_object_set_new (stats, "plugins", plugins_to_json (bus));
   return stats;
 }
 

@@ -331,6 +331,18 @@ api_get_stall (EvbPlugin *plugin, gint64 *stalled_ms)
   return evb_bus_describe_stall (instance_of (plugin)->bus, stalled_ms);
 }
 
+static void
+api_set_health (EvbPlugin *plugin, const char *unhealthy_reason)
+{
+  evb_plugin_health_set (instance_of (plugin), unhealthy_reason);
+}
+
+static json_t *
+api_get_health (EvbPlugin *plugin)
+{
+  return evb_bus_plugin_health (instance_of (plugin)->bus);
+}
+
 static json_t *
 api_call_params (EvbCall *call)
 {
@@ -362,4 +374,6 @@ const EvbHostApi evb_host_api = {
   .keep_traces = api_keep_traces,
   .get_trace = api_get_trace,
   .get_stall = api_get_stall,
+  .set_health = api_set_health,
+  .get_health = api_get_health,
 };

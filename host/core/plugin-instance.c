@@ -43,6 +43,7 @@ evb_plugin_instance_unref (EvbPluginInstance *instance)
 {
   if (!g_atomic_int_dec_and_test (&instance->ref_count))
     return;
+  evb_plugin_health_forget (instance);
   /* The code goes last, when no route, job or source can reach it. */
   if (!instance->pinned && instance->unload != NULL)
     instance->unload (instance->module);
@@ -100,6 +101,8 @@ evb_plugin_instance_shutdown (EvbPluginInstance *instance)
   if (instance->initialized && instance->descriptor->shutdown != NULL)
     instance->descriptor->shutdown (&instance->handle);
   evb_plugin_instance_stop_sources (instance);
+  /* A reason a plugin left behind is no longer its verdict. */
+  evb_plugin_health_close (instance);
   instance->shut_down = TRUE;
 }
 

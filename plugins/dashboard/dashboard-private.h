@@ -2,7 +2,8 @@
  *
  *   dashboard.c  options, init/shutdown, the bus handlers: the last
  *                failures, status events for the streams that want them
- *   health.c     failure-rate window, stalled jobs, inbox saturation
+ *   health.c     failure-rate window, stalled jobs, inbox saturation, plugins' own health
+ *   cluster.c    other hosts' jobs and failures (imported by the nats plugin)
  *   sse.c        /events clients, bounded buffers
  *   metrics.c    Prometheus text for /metrics
  *   http.c       the libsoup server: routing, auth, page, snapshot, healthz
@@ -24,6 +25,7 @@ typedef struct _Dashboard Dashboard;
 typedef struct _SseClient SseClient;
 typedef struct _SseBlockPool SseBlockPool;
 typedef struct _DashFront DashFront;
+typedef struct _DashCluster DashCluster;
 
 /* What the front door (front.c) counted; read with dash_front_counters. */
 typedef struct {
@@ -62,6 +64,7 @@ typedef struct {
   const char *domain;
   const char *message;
   const char *thread;
+  const char *host; /* another host's (cluster.failure's _origin.host); NULL: this host */
   char text[];
 } DashFailure;
 
@@ -82,6 +85,7 @@ typedef struct {
   guint inbox_depth;
   guint inbox_limit;
   gboolean inbox_saturated;
+  guint unhealthy_plugins; /* instances that said so (evb_plugin_set_health) */
 } DashHealth;
 
 struct _Dashboard {
@@ -111,6 +115,8 @@ struct _Dashboard {
   guint64 failure_route;
   guint tick_source;     /* evb_plugin_add_timeout */
 
+  DashCluster *cluster;  /* NULL: no cluster view (cluster_prefix "") */
+
   GQueue failures;       /* DashFailure, newest first, at most history */
   guint64 failures_seen;
 
@@ -129,6 +135,20 @@ struct _Dashboard {
 
 /* dashboard.c */
 json_t *dash_snapshot (Dashboard *self, json_t *stats); /* steals @stats */
+/* A sync route of ours that sees events before any other handler. */
+guint64 dash_subscribe (Dashboard *self, const char *pattern, const char *label, EvbHandlerFunc func,
+                        gpointer user_data, GError **error);
+/* Puts a failure event (evbus.failure, or another host's cluster.failure)
+ * at the head of the list. */
+void dash_record_failure (Dashboard *self, const EvbEvent *event);
+
+/* cluster.c: other hosts' jobs in flight and failures (nats imports). */
+DashCluster *dash_cluster_start (Dashboard *dashboard, const char *prefix, guint max_jobs, GError **error);
+void dash_cluster_stop (DashCluster *cluster);
+/* {jobs: [{host, job, state, handler, plugin, event, trace_id, age_us}],
+ *  jobs_in_flight, max_jobs, jobs_dropped, late_ignored, bad_events,
+ *  hosts: {host: {jobs_in_flight, statuses, failures}}}; null without. */
+json_t *dash_cluster_to_json (DashCluster *cluster);
 /* The kinds @pattern (NULL: everything) takes, as bits 1 << kind. */
 guint32 dash_kinds_of_pattern (const char *pattern);
 /* An /events client taking @kinds came (@delta 1) or went (-1): the first
@@ -141,6 +161,11 @@ void dash_health_sample (Dashboard *self, json_t *stats);
 void dash_health_evaluate (Dashboard *self, json_t *stats, DashHealth *health);
 void dash_health_clear (DashHealth *health);
 json_t *dash_health_to_json (Dashboard *self, const DashHealth *health);
+/* "plugin NAME: REASON", the /healthz line of an unhealthy plugin. */
+char *dash_plugin_reason (const char *instance, const char *reason);
+/* Those lines of every unhealthy plugin, each ending in "\n" ("" when
+ * none), from evb_plugin_get_health: any thread (front.c's stalled path). */
+char *dash_plugin_health_lines (EvbPlugin *plugin);
 /* Sums completed and failed over routes that are not @self's own. */
 void dash_count_runs (Dashboard *self, json_t *stats, guint64 *runs, guint64 *failed);
 

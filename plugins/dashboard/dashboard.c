@@ -27,6 +27,14 @@
  *   stall_s        (int, 60)        /healthz fails when a job is in flight longer than this
  *   max_connections (int, 256)      HTTP connections at once; one more gets 503 "busy"
  *   header_timeout_s (int, 10)      a request header not complete by then: 408, closed
+ *   cluster_prefix (string, "cluster") other hosts' status and failure events (cluster.c); "": none
+ *   cluster_jobs   (int, 1000)      other hosts' jobs in flight kept; the oldest dropped beyond
+ *
+ * The cluster view (cluster.c): failures of other hosts, imported by the
+ * nats plugin as cluster.failure, join the failure list with "host" set to
+ * their _origin.host; local failures have "host": null (the dashboard does
+ * not know what name other hosts give this one), shown as "local".  Other
+ * hosts' jobs in flight are the snapshot's "cluster" object.
  *
  * Failure messages and every other string copied out of events or traces
  * are capped at DASH_TEXT_MAX (4096) bytes with " [truncated: N bytes]".
@@ -51,9 +59,6 @@ on_status (EvbCall *call, const EvbEvent *event)
   dash_sse_broadcast (tap->dashboard, event, tap->kind);
   return EVB_CONTINUE;
 }
-
-static guint64 subscribe (Dashboard *self, const char *pattern, const char *label, EvbHandlerFunc func,
-                          gpointer user_data, GError **error);
 
 static const char *const status_types[DASH_N_STATUS_STATES] = {
   "evbus.status.waiting", "evbus.status.executing", "evbus.status.completed",
@@ -85,8 +90,8 @@ dash_watch_status (Dashboard *self, guint32 kinds, gint delta)
         {
           g_autoptr (GError) error = NULL;
 
-          self->status_routes[i] = subscribe (self, status_types[i], "status", on_status, &self->status_taps[i],
-                                              &error);
+          self->status_routes[i] = dash_subscribe (self, status_types[i], "status", on_status,
+                                                   &self->status_taps[i], &error);
           if (self->status_routes[i] == 0)
             evb_plugin_log (self->plugin, G_LOG_LEVEL_WARNING, "cannot stream %s: %s", status_types[i],
                             error->message);
@@ -111,7 +116,7 @@ status_streams_to_json (Dashboard *self)
 }
 
 /* A failure's strings, in DashFailure's order. */
-enum { F_PLUGIN, F_HANDLER, F_ORIGIN_TYPE, F_DOMAIN, F_MESSAGE, F_THREAD, F_COUNT };
+enum { F_PLUGIN, F_HANDLER, F_ORIGIN_TYPE, F_DOMAIN, F_MESSAGE, F_THREAD, F_HOST, F_COUNT };
 
 /* One allocation per failure, not one per string: a failure storm goes
  * through here tens of thousands of times a second. */
@@ -128,10 +133,13 @@ failure_new (const EvbEvent *event)
     [F_DOMAIN] = json_object_get (error, "domain"),
     [F_MESSAGE] = json_object_get (error, "message"),
     [F_THREAD] = json_object_get (data, "thread"),
+    /* Only failures of other hosts (cluster.failure) have it. */
+    [F_HOST] = json_object_get (json_object_get (data, "_origin"), "host"),
   };
   const char **fields[F_COUNT];
-  /* Capped copies of the (rare) strings over DASH_TEXT_MAX. */
-  g_autofree char *capped[F_COUNT] = { NULL };
+  /* Capped copies of the (rare) strings over DASH_TEXT_MAX; freed below
+   * (g_autofree on an array would free only its first element). */
+  char *capped[F_COUNT] = { NULL };
   const char *texts[F_COUNT];
   gsize lengths[F_COUNT];
   gsize size = 0;
@@ -164,6 +172,7 @@ failure_new (const EvbEvent *event)
   fields[F_DOMAIN] = &failure->domain;
   fields[F_MESSAGE] = &failure->message;
   fields[F_THREAD] = &failure->thread;
+  fields[F_HOST] = &failure->host;
   at = failure->text;
   for (guint i = 0; i < F_COUNT; i++)
     {
@@ -179,14 +188,14 @@ failure_new (const EvbEvent *event)
       *fields[i] = at;
       at += length + 1;
     }
+  for (guint i = 0; i < F_COUNT; i++)
+    g_free (capped[i]);
   return failure;
 }
 
-/* evbus.failure: keeps the last `history` failures. */
-static EvbResult
-on_failure (EvbCall *call, const EvbEvent *event)
+void
+dash_record_failure (Dashboard *self, const EvbEvent *event)
 {
-  Dashboard *self = call->route_data;
   DashFailure *failure = failure_new (event);
 
   if (self->failures.length < self->history)
@@ -201,7 +210,15 @@ on_failure (EvbCall *call, const EvbEvent *event)
       g_queue_push_head_link (&self->failures, link);
     }
   self->failures_seen++;
+}
 
+/* evbus.failure: keeps the last `history` failures. */
+static EvbResult
+on_failure (EvbCall *call, const EvbEvent *event)
+{
+  Dashboard *self = call->route_data;
+
+  dash_record_failure (self, event);
   dash_sse_broadcast (self, event, DASH_KIND_FAILURE);
   return EVB_CONTINUE;
 }
@@ -215,8 +232,10 @@ failures_to_json (Dashboard *self)
     {
       DashFailure *failure = l->data;
 
-      json_array_append_new (list, json_pack ("{s:I, s:s?, s:s?, s:{s:s?, s:I}, s:{s:s?, s:i, s:s?}, s:s?, s:o, s:s}",
+      json_array_append_new (list, json_pack ("{s:I, s:s?, s:s?, s:s?, s:{s:s?, s:I}, s:{s:s?, s:i, s:s?}, s:s?, s:o,"
+                                              " s:s}",
                                               "time_us", (json_int_t) failure->time_us,
+                                              "host", failure->host,
                                               "plugin", failure->plugin,
                                               "handler", failure->handler,
                                               "origin", "type", failure->origin_type,
@@ -241,6 +260,7 @@ dash_snapshot (Dashboard *self, json_t *stats)
   dash_health_evaluate (self, stats, &health);
   json_object_set_new (root, "time_us", json_integer (now_us));
   json_object_update (root, stats);
+  json_object_set_new (root, "cluster", dash_cluster_to_json (self->cluster));
   json_object_set_new (root, "dashboard",
                        json_pack ("{s:s, s:s, s:o, s:I, s:i, s:o, s:o, s:o}",
                                   "instance", self->plugin->name,
@@ -274,6 +294,8 @@ static void
 dashboard_free (Dashboard *self)
 {
   dash_http_stop (self);
+  /* Init failed after the cluster view started (shutdown stops it first). */
+  g_clear_pointer (&self->cluster, dash_cluster_stop);
   g_queue_clear_full (&self->failures, g_free);
   g_clear_pointer (&self->samples, g_array_unref);
   g_clear_pointer (&self->sse_pool, dash_sse_pool_unref);
@@ -287,9 +309,9 @@ dashboard_free (Dashboard *self)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Dashboard, dashboard_free)
 
-static guint64
-subscribe (Dashboard *self, const char *pattern, const char *label, EvbHandlerFunc func, gpointer user_data,
-           GError **error)
+guint64
+dash_subscribe (Dashboard *self, const char *pattern, const char *label, EvbHandlerFunc func, gpointer user_data,
+                GError **error)
 {
   EvbRouteSpec spec = EVB_ROUTE_SPEC_INIT;
 
@@ -333,9 +355,19 @@ dashboard_init (EvbPlugin *plugin, GError **error)
     self->status_taps[i] = (DashStatusTap) { self, i };
   if (evb_plugin_get_int (plugin, "trace_records") > 0)
     evb_plugin_keep_traces (plugin, (guint) evb_plugin_get_int (plugin, "trace_records"));
-  self->failure_route = subscribe (self, "evbus.failure", "failure", on_failure, self, error);
+  self->failure_route = dash_subscribe (self, "evbus.failure", "failure", on_failure, self, error);
   if (self->failure_route == 0)
     return FALSE;
+  if (*evb_plugin_get_string (plugin, "cluster_prefix") != '\0')
+    {
+      self->cluster = dash_cluster_start (self, evb_plugin_get_string (plugin, "cluster_prefix"),
+                                          (guint) evb_plugin_get_int (plugin, "cluster_jobs"), error);
+      if (self->cluster == NULL)
+        {
+          evb_plugin_unsubscribe (plugin, self->failure_route);
+          return FALSE;
+        }
+    }
 
   if (!dash_http_start (self, evb_plugin_get_string (plugin, "listen"), evb_plugin_get_bool (plugin, "allow_remote"),
                         error))
@@ -367,6 +399,7 @@ dashboard_shutdown (EvbPlugin *plugin)
       evb_plugin_unsubscribe (plugin, self->status_routes[i]);
   memset (self->status_routes, 0, sizeof self->status_routes);
   evb_plugin_unsubscribe (plugin, self->failure_route);
+  g_clear_pointer (&self->cluster, dash_cluster_stop);
   if (self->tick_source != 0)
     evb_plugin_remove_source (plugin, self->tick_source);
   plugin->instance_data = NULL;
@@ -399,6 +432,11 @@ static const EvbOptionInfo options[] = {
   EVB_OPTION_INT_RANGE ("header_timeout_s", "10", 1, 3600,
                         "seconds a connection may take to send its request header before it is closed (408); "
                         "every response closes its connection, so this is also the idle timeout"),
+  EVB_OPTION ("cluster_prefix", EVB_OPTION_STRING, "\"cluster\"",
+      "the cluster view: other hosts' <prefix>.status.* and <prefix>.failure (the nats plugin's host_events_as) "
+      "go into the failure list and the cluster jobs; \"\": no cluster view"),
+  EVB_OPTION_INT_RANGE ("cluster_jobs", "1000", 1, 1000000,
+      "other hosts' jobs in flight kept for the cluster view; beyond it the oldest is dropped (counted)"),
   EVB_OPTIONS_END
 };
 

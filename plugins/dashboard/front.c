@@ -324,7 +324,11 @@ health_poll (gpointer data)
     return G_SOURCE_CONTINUE;
   g_clear_pointer (&conn->timer, g_source_unref);
   if (reason != NULL)
-    body = g_strdup_printf ("unhealthy\n%s\n", reason);
+    {
+      g_autofree char *plugins = dash_plugin_health_lines (conn->front->plugin);
+
+      body = g_strdup_printf ("unhealthy\n%s\n%s", reason, plugins);
+    }
   else
     body = g_strdup_printf ("unhealthy\nthe main loop did not answer within %u s\n", conn->front->header_timeout_s);
   conn_answer (conn, 503, NULL, body);
@@ -343,7 +347,9 @@ conn_ask_health (FrontConn *conn, gsize head_length)
   g_socket_receive (conn->socket, buffer, head_length, NULL, NULL);
   if (reason != NULL)
     {
-      g_autofree char *body = g_strdup_printf ("unhealthy\n%s\n", reason);
+      /* Plugins' own reasons are readable off the loop too. */
+      g_autofree char *plugins = dash_plugin_health_lines (front->plugin);
+      g_autofree char *body = g_strdup_printf ("unhealthy\n%s\n%s", reason, plugins);
 
       conn_answer (conn, 503, NULL, body);
       return;
@@ -354,6 +360,10 @@ conn_ask_health (FrontConn *conn, gsize head_length)
   ask->conn = conn;
   conn->ask = ask;
   conn->deadline_us = g_get_monotonic_time () + (gint64) front->header_timeout_s * G_USEC_PER_SEC;
+  /* The header deadline's timer gives way to the poll (it leaked, and
+   * could still fire a 408 at a connection that waits for the verdict). */
+  if (conn->timer != NULL)
+    destroy_source (&conn->timer);
   conn->timer = g_timeout_source_new (FRONT_STALL_POLL_MS);
   g_source_set_callback (conn->timer, health_poll, conn, NULL);
   g_source_attach (conn->timer, front->context);

@@ -1,5 +1,6 @@
 /* Health from real signals: the share of failed handler runs over a sliding
- * window, jobs in flight past a threshold, and a saturated inbox.
+ * window, jobs in flight past a threshold, a saturated inbox, and plugins
+ * that say they are unhealthy (evb_plugin_set_health).
  *
  * The window is measured on the host's own route counters (completed and
  * failed, sync and async alike), sampled by the plugin's tick: evbus.failure
@@ -133,7 +134,44 @@ dash_health_evaluate (Dashboard *self, json_t *stats, DashHealth *health)
   if (health->inbox_saturated)
     g_ptr_array_add (health->reasons, g_strdup_printf ("inbox saturated: %u of %u events queued (90%% or more)",
                                                        health->inbox_depth, health->inbox_limit));
+
+  /* What plugins say of themselves (evb_plugin_set_health): a connection
+   * lost for too long, for instance. */
+  json_array_foreach (json_object_get (stats, "plugins"), i, job)
+    {
+      const char *reason = json_string_value (json_object_get (job, "unhealthy"));
+
+      if (reason == NULL)
+        continue;
+      health->unhealthy_plugins++;
+      g_ptr_array_add (health->reasons, dash_plugin_reason (json_string_value (json_object_get (job, "name")),
+                                                            reason));
+    }
   health->healthy = health->reasons->len == 0;
+}
+
+char *
+dash_plugin_reason (const char *instance, const char *reason)
+{
+  return g_strdup_printf ("plugin %s: %s", instance, reason);
+}
+
+char *
+dash_plugin_health_lines (EvbPlugin *plugin)
+{
+  json_t *reasons = evb_plugin_get_health (plugin);
+  GString *lines = g_string_new (NULL);
+  const char *instance;
+  json_t *reason;
+
+  json_object_foreach (reasons, instance, reason)
+    {
+      g_autofree char *line = dash_plugin_reason (instance, json_string_value (reason));
+
+      g_string_append_printf (lines, "%s\n", line);
+    }
+  json_decref (reasons);
+  return g_string_free (lines, FALSE);
 }
 
 void
@@ -149,7 +187,7 @@ dash_health_to_json (Dashboard *self, const DashHealth *health)
 
   for (guint i = 0; i < health->reasons->len; i++)
     json_array_append_new (reasons, json_string (g_ptr_array_index (health->reasons, i)));
-  return json_pack ("{s:b, s:o, s:f, s:f, s:i, s:I, s:I, s:i, s:i, s:i, s:i, s:b}",
+  return json_pack ("{s:b, s:o, s:f, s:f, s:i, s:I, s:I, s:i, s:i, s:i, s:i, s:b, s:i}",
                     "healthy", health->healthy,
                     "reasons", reasons,
                     "failure_rate", health->failure_rate,
@@ -161,5 +199,6 @@ dash_health_to_json (Dashboard *self, const DashHealth *health)
                     "stall_s", (int) self->stall_s,
                     "inbox_depth", (int) health->inbox_depth,
                     "inbox_limit", (int) health->inbox_limit,
-                    "inbox_saturated", health->inbox_saturated);
+                    "inbox_saturated", health->inbox_saturated,
+                    "unhealthy_plugins", (int) health->unhealthy_plugins);
 }

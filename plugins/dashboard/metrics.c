@@ -174,6 +174,62 @@ oldest_job_age_us (json_t *stats)
   return oldest != NULL ? (double) json_integer_value (json_object_get (oldest, "age_us")) : 0.0;
 }
 
+/* KEY="VALUE", escaped. */
+static char *
+one_label (const char *key, const char *value)
+{
+  GString *labels = g_string_new (key);
+
+  g_string_append (labels, "=\"");
+  append_label_value (labels, value);
+  g_string_append_c (labels, '"');
+  return g_string_free (labels, FALSE);
+}
+
+/* Plugins' own health, and other hosts' jobs and failures by host. */
+static void
+plugin_and_cluster_metrics (Dashboard *self, GString *out, json_t *stats)
+{
+  json_t *cluster = dash_cluster_to_json (self->cluster);
+  json_t *hosts = json_object_get (cluster, "hosts");
+  json_t *plugin;
+  json_t *counts;
+  const char *host;
+  gsize i;
+
+  family (out, "evbus_plugin_unhealthy", "gauge", "1 while the plugin instance says it is unhealthy, else 0.");
+  json_array_foreach (json_object_get (stats, "plugins"), i, plugin)
+    {
+      g_autofree char *labels = one_label ("plugin", json_string_value (json_object_get (plugin, "name")));
+
+      sample_u64 (out, "evbus_plugin_unhealthy", labels, json_is_string (json_object_get (plugin, "unhealthy")));
+    }
+  if (!json_is_object (cluster))
+    {
+      json_decref (cluster);
+      return;
+    }
+  family (out, "evbus_dashboard_cluster_jobs_in_flight", "gauge",
+          "Jobs of other hosts waiting or running, as their status events said (cluster view).");
+  json_object_foreach (hosts, host, counts)
+    {
+      g_autofree char *labels = one_label ("host", host);
+
+      sample_u64 (out, "evbus_dashboard_cluster_jobs_in_flight", labels, member_u64 (counts, "jobs_in_flight"));
+    }
+  family (out, "evbus_dashboard_cluster_failures_total", "counter", "Failure events of other hosts received.");
+  json_object_foreach (hosts, host, counts)
+    {
+      g_autofree char *labels = one_label ("host", host);
+
+      sample_u64 (out, "evbus_dashboard_cluster_failures_total", labels, member_u64 (counts, "failures"));
+    }
+  family (out, "evbus_dashboard_cluster_jobs_dropped_total", "counter",
+          "Other hosts' jobs forgotten to stay within cluster_jobs.");
+  sample_u64 (out, "evbus_dashboard_cluster_jobs_dropped_total", "", member_u64 (cluster, "jobs_dropped"));
+  json_decref (cluster);
+}
+
 char *
 dash_metrics_render (Dashboard *self, json_t *stats, const DashHealth *health)
 {
@@ -249,6 +305,7 @@ dash_metrics_render (Dashboard *self, json_t *stats, const DashHealth *health)
                           g_ascii_dtostr (rate, sizeof rate, health->failure_rate));
   family (out, "evbus_dashboard_healthy", "gauge", "1 when /healthz answers 200, else 0.");
   sample_u64 (out, "evbus_dashboard_healthy", "", health->healthy ? 1 : 0);
+  plugin_and_cluster_metrics (self, out, stats);
 
   dash_front_counters (self->front, &http);
   family (out, "evbus_dashboard_http_connections", "gauge", "HTTP connections open now.");

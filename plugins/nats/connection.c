@@ -6,6 +6,7 @@
 #include "nats-private.h"
 
 #include <stdio.h>
+#include <string.h>
 
 char *
 nats_status_text (natsStatus status)
@@ -52,12 +53,20 @@ on_disconnected (natsConnection *conn, void *closure)
   Nats *nats = closure;
   char server[256];
 
+  NATS_HANDOFF_ACQUIRE ();
   if (g_atomic_int_get (&nats->stopping))
     return;
   g_atomic_int_set (&nats->connected, 0);
   __atomic_store_n (&nats->disconnected_since_us, g_get_real_time (), __ATOMIC_RELAXED);
   NATS_COUNT (nats, disconnects);
   current_server (conn, server, sizeof server);
+  if (strcmp (server, "(none)") != 0)
+    {
+      g_mutex_lock (&nats->server_lock);
+      g_free (nats->last_server);
+      nats->last_server = g_strdup (server);
+      g_mutex_unlock (&nats->server_lock);
+    }
   evb_plugin_log (nats->plugin, G_LOG_LEVEL_WARNING,
                   "disconnected from %s; reconnecting with back-off, publishes are buffered meanwhile", server);
   emit_connection_event (nats, "disconnected", server);
@@ -68,10 +77,16 @@ on_reconnected (natsConnection *conn, void *closure)
 {
   Nats *nats = closure;
   char server[256];
-  gint64 since = __atomic_load_n (&nats->disconnected_since_us, __ATOMIC_RELAXED);
+  gint64 since;
+
+  NATS_HANDOFF_ACQUIRE ();
+  since = __atomic_load_n (&nats->disconnected_since_us, __ATOMIC_RELAXED);
 
   g_atomic_int_set (&nats->connected, 1);
   __atomic_store_n (&nats->disconnected_since_us, 0, __ATOMIC_RELAXED);
+  /* After the store: a health check that read the old time sees the 0
+   * when it looks again (health_check). */
+  evb_plugin_set_health (nats->plugin, NULL);
   NATS_COUNT (nats, reconnects);
   current_server (conn, server, sizeof server);
   evb_plugin_log (nats->plugin, G_LOG_LEVEL_MESSAGE, "reconnected to %s after %" G_GINT64_FORMAT " ms", server,
@@ -84,6 +99,7 @@ on_closed (natsConnection *conn, void *closure)
 {
   Nats *nats = closure;
 
+  NATS_HANDOFF_ACQUIRE ();
   g_atomic_int_set (&nats->connected, 0);
   if (g_atomic_int_get (&nats->stopping))
     {
@@ -131,6 +147,7 @@ on_async_error (natsConnection *conn, natsSubscription *sub, natsStatus status, 
 {
   Nats *nats = closure;
 
+  NATS_HANDOFF_ACQUIRE ();
   NATS_COUNT (nats, async_errors);
   evb_plugin_log (nats->plugin, G_LOG_LEVEL_WARNING, "%s%s", natsStatus_GetText (status),
                   status == NATS_SLOW_CONSUMER ? ": messages dropped because the bus did not keep up (counted in "
@@ -144,9 +161,14 @@ static int64_t
 reconnect_delay (natsConnection *conn, int attempts, void *closure)
 {
   Nats *nats = closure;
-  gint64 base = evb_plugin_get_int (nats->plugin, "reconnect_wait_ms");
-  gint64 cap = evb_plugin_get_int (nats->plugin, "reconnect_max_wait_ms");
-  gint64 delay = base;
+  gint64 base;
+  gint64 cap;
+  gint64 delay;
+
+  NATS_HANDOFF_ACQUIRE ();
+  base = evb_plugin_get_int (nats->plugin, "reconnect_wait_ms");
+  cap = evb_plugin_get_int (nats->plugin, "reconnect_max_wait_ms");
+  delay = base;
 
   for (int i = 1; i < attempts && delay < cap; i++)
     delay *= 2;
@@ -320,6 +342,7 @@ nats_connection_open (Nats *nats, GError **error)
 
   if (options == NULL)
     return FALSE;
+  NATS_HANDOFF_RELEASE ();
   status = natsConnection_Connect (&nats->conn, options);
   natsOptions_Destroy (options);
   if (status != NATS_OK)
@@ -335,9 +358,57 @@ nats_connection_open (Nats *nats, GError **error)
       return FALSE;
     }
   g_atomic_int_set (&nats->connected, 1);
-  evb_plugin_log (nats->plugin, G_LOG_LEVEL_MESSAGE, "connected to %s as host \"%s\"",
-                  current_server (nats->conn, server, sizeof server), nats->host);
+  current_server (nats->conn, server, sizeof server);
+  g_mutex_lock (&nats->server_lock);
+  g_free (nats->last_server);
+  nats->last_server = g_strdup (server);
+  g_mutex_unlock (&nats->server_lock);
+  evb_plugin_log (nats->plugin, G_LOG_LEVEL_MESSAGE, "connected to %s as host \"%s\"", server, nats->host);
   return TRUE;
+}
+
+/* ---- health ------------------------------------------------------------ */
+
+/* Main thread, every quarter of unhealthy_after_ms (50 ms to 1 s): the
+ * reason carries how long, so it is set again on every tick while
+ * disconnected.  libnats says "disconnected" once, so time has to be
+ * watched by someone: a timer is simpler than a thread of our own, and a
+ * stalled loop is reported by the host's watchdog anyway. */
+static gboolean
+health_check (gpointer data)
+{
+  Nats *nats = data;
+  gint64 since = __atomic_load_n (&nats->disconnected_since_us, __ATOMIC_RELAXED);
+  gint64 disconnected_ms;
+  g_autofree char *server = NULL;
+  g_autofree char *reason = NULL;
+
+  if (since == 0 || g_atomic_int_get (&nats->stopping))
+    return G_SOURCE_CONTINUE;
+  disconnected_ms = MAX (0, (g_get_real_time () - since) / 1000);
+  if (disconnected_ms < nats->unhealthy_after_ms)
+    return G_SOURCE_CONTINUE;
+  g_mutex_lock (&nats->server_lock);
+  server = g_strdup (nats->last_server != NULL ? nats->last_server : "(none)");
+  g_mutex_unlock (&nats->server_lock);
+  reason = g_strdup_printf ("disconnected from %s for %" G_GINT64_FORMAT ".%01d s", server, disconnected_ms / 1000,
+                            (int) (disconnected_ms % 1000 / 100));
+  evb_plugin_set_health (nats->plugin, reason);
+  /* The reconnect callback may have cleared it between our read and our
+   * set (it stores 0 first, then clears): look again. */
+  if (__atomic_load_n (&nats->disconnected_since_us, __ATOMIC_RELAXED) == 0)
+    evb_plugin_set_health (nats->plugin, NULL);
+  return G_SOURCE_CONTINUE;
+}
+
+void
+nats_health_start (Nats *nats)
+{
+  nats->unhealthy_after_ms = evb_plugin_get_int (nats->plugin, "unhealthy_after_ms");
+  if (nats->unhealthy_after_ms == 0)
+    return;
+  nats->health_source = evb_plugin_add_timeout (nats->plugin, (guint) CLAMP (nats->unhealthy_after_ms / 4, 50, 1000),
+                                                health_check, nats, NULL);
 }
 
 /* ---- what every message carries --------------------------------------- */

@@ -158,6 +158,7 @@ on_import (natsConnection *conn, natsSubscription *sub, natsMsg *msg, void *clos
   json_t *data;
   guint64 id;
 
+  NATS_HANDOFF_ACQUIRE ();
   if (is_own_message (nats, msg))
     {
       NATS_COUNT (nats, import_skipped_own);
@@ -231,6 +232,7 @@ nats_fanout_start (Nats *nats, GError **error)
           g_set_error (error, NATS_ERROR, NATS_ERROR_SUBJECT, "option \"import\"[%zu]: %s", i, local_error->message);
           return FALSE;
         }
+      NATS_HANDOFF_RELEASE ();
       status = natsConnection_Subscribe (&sub, nats->conn, subject, on_import, nats);
       if (status != NATS_OK)
         {

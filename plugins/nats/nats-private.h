@@ -6,6 +6,18 @@
 #include <evbus/plugin.h>
 #include <nats/nats.h>
 
+#include "../common/tsan.h"
+
+/* libnats starts its threads from its own, uninstrumented code: under
+ * ThreadSanitizer (ignore_noninstrumented_modules) their creation orders
+ * nothing, so what the main thread set up before a connect or subscribe
+ * looked written concurrently with the callbacks that read it.  RELEASE
+ * before handing the instance to libnats, ACQUIRE first thing in every
+ * callback.  No-ops in other builds. */
+extern int nats_tsan_handoff;
+#define NATS_HANDOFF_RELEASE() EVB_TSAN_RELEASE (&nats_tsan_handoff)
+#define NATS_HANDOFF_ACQUIRE() EVB_TSAN_ACQUIRE (&nats_tsan_handoff)
+
 /* Headers every message the plugin sends carries (fan-out and jobs). */
 #define NATS_HEADER_HOST "Evbus-Origin-Host"
 #define NATS_HEADER_ID "Evbus-Origin-Id"
@@ -89,6 +101,10 @@ typedef struct {
 
   gint connected;       /* atomic: 1 while connected */
   gint64 disconnected_since_us; /* atomic (__atomic builtins); 0 while connected */
+  GMutex server_lock;   /* guards last_server */
+  char *last_server;    /* the server we were connected to last, for the health reason */
+  gint64 unhealthy_after_ms; /* option; 0: never say unhealthy */
+  guint health_source;  /* evb_plugin_add_timeout: checks how long we are disconnected */
   gint stopping;        /* atomic: stop was called */
   GMutex closed_lock;   /* closed: libnats ran its last connection callback */
   GCond closed_cond;
@@ -136,6 +152,11 @@ json_t *nats_origin_from_headers (natsMsg *msg, const char *subject);
 
 /* The stats report (nats.stats's data).  Any thread. */
 json_t *nats_stats_json (Nats *nats);
+
+/* Tells the host the instance is unhealthy once it has been disconnected
+ * for unhealthy_after_ms (evb_plugin_set_health), healthy again on
+ * reconnect.  Starts a main-loop timer; nothing when the option is 0. */
+void nats_health_start (Nats *nats);
 
 /* ---- fanout.c ---- */
 

@@ -15,6 +15,8 @@
  *           nats.stats (counters) every stats_interval_ms and on report;
  *           nats.dead-letter {type, subject, dead_subject, reason, host, msg_id, stream_seq,
  *           deliveries, origin, data} when a job is moved aside
+ *   health  disconnected longer than unhealthy_after_ms: "disconnected from URL for N s"
+ *           (evb_plugin_set_health) until it reconnects
  *
  * Threads: libnats delivers on its own threads; they emit (any thread).
  * Receipts (main thread) queue acks for the acker thread (acker.c).  The
@@ -25,6 +27,8 @@
 #include "nats-private.h"
 
 G_DEFINE_QUARK (evbus-nats-error-quark, nats_error)
+
+int nats_tsan_handoff; /* an address for NATS_HANDOFF_* (nats-private.h) */
 
 static void
 emit_stats (Nats *nats)
@@ -85,6 +89,8 @@ nats_free (Nats *nats)
   nats_fanout_clear (nats);
   g_mutex_clear (&nats->closed_lock);
   g_cond_clear (&nats->closed_cond);
+  g_mutex_clear (&nats->server_lock);
+  g_free (nats->last_server);
   g_free (nats);
 }
 
@@ -98,6 +104,7 @@ nats_init (EvbPlugin *plugin, GError **error)
   nats->plugin = plugin;
   g_mutex_init (&nats->closed_lock);
   g_cond_init (&nats->closed_cond);
+  g_mutex_init (&nats->server_lock);
   nats_fanout_init (nats);
   nats->host = g_strdup (*host != '\0' ? host : g_get_host_name ());
   nats->run_id = random_run_id ();
@@ -118,6 +125,7 @@ nats_init (EvbPlugin *plugin, GError **error)
   plugin->instance_data = nats;
   if (stats_interval_ms > 0)
     nats->stats_source = evb_plugin_add_timeout (plugin, (guint) stats_interval_ms, stats_tick, nats, NULL);
+  nats_health_start (nats);
   return TRUE;
 
 fail:
@@ -196,6 +204,9 @@ static const EvbOptionInfo nats_options[] = {
   EVB_OPTION_INT_RANGE ("reconnect_buffer_bytes", "8388608", 0, G_MAXINT,
                         "Publishes kept while disconnected, in bytes; beyond it publish fails (a failure event)"),
   EVB_OPTION_INT_RANGE ("stats_interval_ms", "0", 0, 86400000, "Emit nats.stats this often, in ms; 0: only on report"),
+  EVB_OPTION_INT_RANGE ("unhealthy_after_ms", "5000", 0, 86400000,
+                        "Disconnected longer than this, in ms, the instance reports itself unhealthy (the host's "
+                        "stats, the dashboard's /healthz) until it reconnects; 0: never"),
   /* fan-out */
   EVB_OPTION ("prefix", EVB_OPTION_STRING, "\"evbus\"", "Fan-out subjects are <prefix>.<type>"),
   EVB_OPTION ("import", EVB_OPTION_ARRAY, "[]",

@@ -472,7 +472,7 @@ static void
 on_job (natsConnection *conn, natsSubscription *sub, natsMsg *msg, void *closure)
 {
   NatsWork *work = closure;
-  Nats *nats = work->nats;
+  Nats *nats;
   NatsJob *job = g_new0 (NatsJob, 1);
   EvbEmitOptions options = EVB_EMIT_OPTIONS_INIT;
   jsMsgMetaData *meta = NULL;
@@ -480,6 +480,8 @@ on_job (natsConnection *conn, natsSubscription *sub, natsMsg *msg, void *closure
   const char *why = NULL;
   json_t *data = NULL;
 
+  NATS_HANDOFF_ACQUIRE ();
+  nats = work->nats;
   job->ref_count = 1;
   job->work = nats_work_ref (work);
   job->msg = msg;
@@ -635,6 +637,7 @@ nats_work_start (Nats *nats, GError **error)
     sub_options.Consumer = work->consumer; /* bind: never create, never delete */
     sub_options.Queue = work->consumer;
     sub_options.ManualAck = true;
+    NATS_HANDOFF_RELEASE ();
     status = js_Subscribe (&work->sub, nats->js, work_subject, on_job, work, NULL, &sub_options, &code);
     if (status != NATS_OK)
       {

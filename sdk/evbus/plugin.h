@@ -760,6 +760,8 @@ struct _EvbHostApi {
   void (*keep_traces) (EvbPlugin *plugin, guint records);
   json_t *(*get_trace) (EvbPlugin *plugin, const char *trace_id, GError **error);
   char *(*get_stall) (EvbPlugin *plugin, gint64 *stalled_ms);
+  void (*set_health) (EvbPlugin *plugin, const char *unhealthy_reason);
+  json_t *(*get_health) (EvbPlugin *plugin);
 };
 
 /* TRUE when the running host's table has @field. */
@@ -915,7 +917,9 @@ evb_plugin_release (EvbPlugin *plugin)
  *  executing, queue_wait_us: {...}, run_time_us: {...}}, ...],
  *  "jobs": [{job, state, route, handler, plugin, event: {id, type, trace_id}, age_us,
  *  running_us (null while waiting)}, ...]: the oldest jobs in flight, oldest
- *  first, at most 100 (bus.jobs_in_flight counts them all)}.
+ *  first, at most 100 (bus.jobs_in_flight counts them all),
+ *  "plugins": [{name, unhealthy}, ...]: the plugin instances in load order,
+ *  unhealthy null or the reason given to evb_plugin_set_health (1.1)}.
  * run_time_us of an async route times every job; of a sync route, the
  * first call and then one call in 128 (reading the clock costs more than a
  * small handler), so its count is a sample, its quantiles estimates; a
@@ -975,6 +979,32 @@ evb_plugin_get_stall (EvbPlugin *plugin, gint64 *stalled_ms)
   if (!EVB_API_HAS (plugin->api, get_stall))
     return NULL;
   return plugin->api->get_stall (plugin, stalled_ms);
+}
+
+/* Says this plugin instance is unhealthy, and why, in one line that names
+ * what is wrong ("disconnected from nats://10.0.0.1:4222 for 5.2 s"); NULL
+ * says it is healthy again (ABI 1.1).  The host keeps a copy until the next
+ * call or the instance's shutdown, shows it in the stats
+ * (plugins[].unhealthy) and to health checks (evb_plugin_get_health; the
+ * dashboard's /healthz says "plugin NAME: REASON").  Any thread; a no-op
+ * on an older host. */
+static inline void
+evb_plugin_set_health (EvbPlugin *plugin, const char *unhealthy_reason)
+{
+  if (EVB_API_HAS (plugin->api, set_health))
+    plugin->api->set_health (plugin, unhealthy_reason);
+}
+
+/* The reasons of every unhealthy plugin instance of this host, as a new
+ * JSON object {"instance": "reason", ...} in the order they became
+ * unhealthy; {} when all are healthy, and on an older host (ABI 1.1).  Any
+ * thread: a health check may answer while the main loop is stuck. */
+static inline json_t *
+evb_plugin_get_health (EvbPlugin *plugin)
+{
+  if (!EVB_API_HAS (plugin->api, get_health))
+    return json_object ();
+  return plugin->api->get_health (plugin);
 }
 
 /* TRUE once the host wants this job to stop (shutdown, unsubscribe,

@@ -34,7 +34,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_t, json_decref)
  * fail  (sync)  fails with data.message.
  * spin  (sync)  while `spinning`, emits two more "spin" events: with a
  *       small inbox under the reject policy that keeps it full.
- * note  (sync)  does nothing. */
+ * note  (sync)  does nothing.
+ * health (sync or async) says data.reason with evb_plugin_set_health
+ *       (null: healthy again). */
 
 /* pthread, not GMutex: under ThreadSanitizer the project wraps GMutex calls
  * with helpers that live inside the host. */
@@ -114,12 +116,20 @@ work_relay (EvbCall *call, const EvbEvent *event)
   return EVB_CONTINUE;
 }
 
+static EvbResult
+work_health (EvbCall *call, const EvbEvent *event)
+{
+  evb_plugin_set_health (call->plugin, json_string_value (json_object_get (event->data, "reason")));
+  return EVB_CONTINUE;
+}
+
 static const EvbHandlerInfo work_handlers[] = {
   EVB_HANDLER ("run", work_run, "Fails with data.fail; waits for the test's gate with data.block."),
   EVB_HANDLER ("fail", work_fail, "Always fails with data.message."),
   EVB_HANDLER ("spin", work_spin, "Keeps the inbox full while the test says so."),
   EVB_HANDLER ("note", work_note, "Does nothing."),
   EVB_HANDLER ("relay", work_relay, "Emits data.next with data.then_fail as its data.fail."),
+  EVB_HANDLER ("health", work_health, "Says data.reason (null: healthy) with evb_plugin_set_health."),
   EVB_HANDLERS_END
 };
 

@@ -237,6 +237,10 @@ static const char page_state_js[] =
   "    failures: Array.from(document.querySelectorAll('#failures li .msg')).map(function (e) { return e.textContent; }),"
   "    jobs: Array.from(document.querySelectorAll('#job-rows tr[data-job]')).map(function (tr) {"
   "      return tr.children[1].textContent + ' ' + tr.children[3].textContent; }),"
+  "    cluster: Array.from(document.querySelectorAll('#cluster-rows tr[data-host]')).map(function (tr) {"
+  "      return Array.from(tr.children).slice(0, 5).map(function (td) { return td.textContent; }).join(' '); }),"
+  "    failure_hosts: Array.from(document.querySelectorAll('#failures li .host')).map(function (e) {"
+  "      return e.textContent; }),"
   "    banner: getComputedStyle(document.getElementById('banner')).display,"
   "    health: document.getElementById('health').textContent,"
   "    marker: window.evbusTestMarker || 0"
@@ -403,6 +407,19 @@ shows_disconnected (json_t *state, gpointer data)
 
 #define FAILURE_MESSAGE "payment gateway timed out after 30 s (order 1042)"
 
+/* Host A's job in the cluster table, and the failure list labelled by host
+ * (the newest, A's, first; then this host's, "local"). */
+static gboolean
+shows_cluster (json_t *state, gpointer data)
+{
+  json_t *cluster = json_object_get (state, "cluster");
+  json_t *hosts = json_object_get (state, "failure_hosts");
+
+  return json_array_size (cluster) == 1 && g_strcmp0 (json_string_value (json_array_get (cluster, 0)), data) == 0
+         && json_array_size (hosts) == 2 && g_strcmp0 (json_string_value (json_array_get (hosts, 0)), "A") == 0
+         && g_strcmp0 (json_string_value (json_array_get (hosts, 1)), "local") == 0;
+}
+
 static void
 test_page_live_in_chromium (G_GNUC_UNUSED void **state)
 {
@@ -471,6 +488,18 @@ test_page_live_in_chromium (G_GNUC_UNUSED void **state)
   seen = wait_for_page (browser, "the held job completed", shows_completed, "23");
   assert_int_equal (json_array_size (json_object_get (seen, "jobs")), 0);
   json_decref (seen);
+
+  /* Another host's job and failure, as the nats plugin imports them. */
+  dash_emit (dash, "cluster.status.executing",
+             "{\"job\": 5, \"state\": \"executing\", \"event\": {\"id\": 9, \"type\": \"db.search\"},"
+             " \"handler\": \"db.search\", \"plugin\": \"db\", \"_origin\": {\"host\": \"A\"}}");
+  dash_emit (dash, "cluster.failure",
+             "{\"origin\": {\"id\": 9, \"type\": \"db.search\"}, \"handler\": \"db.search\", \"plugin\": \"db\","
+             " \"error\": {\"domain\": \"sql\", \"code\": 5, \"message\": \"database is locked\"},"
+             " \"_origin\": {\"host\": \"A\"}}");
+  seen = wait_for_page (browser, "host A's job and failure", shows_cluster, "A #5 db.search db.search executing");
+  json_decref (seen);
+  save_screenshot (browser, "dashboard-cluster.png");
 
   /* The bus goes away: the page says it is disconnected. */
   evb_harness_shutdown (dash->harness, -1);
@@ -618,7 +647,6 @@ test_trace_view_in_chromium (G_GNUC_UNUSED void **state)
   char slow_trace[EVB_TRACE_ID_SIZE];
   g_autofree char *failure_href = NULL;
   g_autofree char *job_href = NULL;
-  g_autofree char *unknown_url = NULL;
 
   if (!g_file_test (CHROMIUM, G_FILE_TEST_IS_EXECUTABLE))
     {

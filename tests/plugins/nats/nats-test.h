@@ -82,7 +82,9 @@ die_with_parent (gpointer data)
 
 /* Starts the server in @server->dir (made when NULL, kept when restarting)
  * and waits until it is ready: its log line "Server is ready" on stderr,
- * read with blocking reads that end at the line or when the server dies. */
+ * read with blocking reads that end at the line or when the server dies.
+ * A restart (@server->url set) listens on the same port again, so that
+ * clients reconnect to the URL they know. */
 static inline void
 nats_server_start (NatsServer *server)
 {
@@ -98,7 +100,8 @@ nats_server_start (NatsServer *server)
   assert_no_error (error);
   store = g_build_filename (server->dir, "store", NULL);
   {
-    const char *argv[] = { program, "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store, NULL };
+    const char *port = server->url != NULL ? strrchr (server->url, ':') + 1 : "-1";
+    const char *argv[] = { program, "-a", "127.0.0.1", "-p", port, "-js", "-sd", store, NULL };
     g_autoptr (GInputStream) pipe = NULL;
 
     g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,

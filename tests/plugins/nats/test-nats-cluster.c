@@ -6,8 +6,12 @@
  *   nothing comes back (no loop);
  * - kill -9: three worker hosts share one queue; one is killed with
  *   SIGKILL while it holds jobs; the ledger shows every submitted job done
- *   at least once (duplicates counted, none lost) and the stream empties. */
+ *   at least once (duplicates counted, none lost) and the stream empties;
+ * - the cluster view: host A exports its status and failure events, host
+ *   B imports them, and B's dashboard lists A's failure labelled "A". */
 #include "nats-test.h"
+
+#include <libsoup/soup.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -306,12 +310,108 @@ test_kill_worker (void **state)
   natsConnection_Destroy (raw);
 }
 
+/* ---- the cluster view ------------------------------------------------------- */
+
+typedef struct {
+  SoupSession *session;
+  char *url;           /* B's dashboard snapshot */
+  SoupMessage *msg;    /* the request in flight, or NULL */
+  GBytes *body;        /* its answer, once done */
+  gboolean done;
+  json_t *failure;     /* the failure labelled "A", once seen */
+} SnapshotPoll;
+
+static void
+snapshot_arrived (GObject *source, GAsyncResult *result, gpointer data)
+{
+  SnapshotPoll *poll = data;
+
+  poll->body = soup_session_send_and_read_finish (SOUP_SESSION (source), result, NULL);
+  poll->done = TRUE;
+}
+
+/* Asks B's dashboard for its snapshot, one request at a time, until its
+ * failure list has one from host A. */
+static gboolean
+a_failure_listed (EvbHarness *harness, gpointer data)
+{
+  SnapshotPoll *poll = data;
+  json_t *snapshot;
+  json_t *failure;
+  gsize i;
+
+  if (poll->msg != NULL && !poll->done)
+    return FALSE;
+  if (poll->msg != NULL)
+    {
+      snapshot = poll->body != NULL ? json_loadb (g_bytes_get_data (poll->body, NULL), g_bytes_get_size (poll->body),
+                                                  0, NULL)
+                                    : NULL;
+      g_clear_pointer (&poll->body, g_bytes_unref);
+      g_clear_object (&poll->msg);
+      json_array_foreach (json_object_get (json_object_get (snapshot, "dashboard"), "recent_failures"), i, failure)
+        if (g_strcmp0 (json_string_value (json_object_get (failure, "host")), "A") == 0)
+          poll->failure = json_incref (failure);
+      json_decref (snapshot);
+      if (poll->failure != NULL)
+        return TRUE;
+    }
+  poll->done = FALSE;
+  poll->msg = soup_message_new ("GET", poll->url);
+  soup_session_send_and_read_async (poll->session, poll->msg, G_PRIORITY_DEFAULT, NULL, snapshot_arrived, poll);
+  return FALSE;
+}
+
+static void
+test_cluster_view (void **state)
+{
+  g_autoptr (EvbHarness) harness = harness_new_or_fail (NULL);
+  g_autofree char *b_config = nats_config (&server, "B", "\"import\": [\"evbus.status.>\", \"evbus.failure\"]");
+  g_autofree char *input = write_temp_file (work_dir, "a-input.jsonl", "{\"type\": \"job.x\", \"data\": {}}\n");
+  g_autofree char *ledger = g_build_filename (work_dir, "a-ledger.txt", NULL);
+  g_autofree char *a_config = g_strdup_printf (
+    "{\"plugins\": ["
+    " {\"name\": \"nats\", \"path\": \"nats\", \"config\": {\"servers\": [\"%s\"], \"host\": \"A\"}},"
+    " {\"name\": \"ledger\", \"path\": \"nats-ledger\", \"config\": {\"path\": \"%s\", \"host\": \"A\"}},"
+    " {\"name\": \"in\", \"path\": \"replay\", \"config\": {\"path\": \"%s\"}}],"
+    " \"routes\": [{\"on\": \"job.>\", \"handler\": \"ledger.work\", \"mode\": \"async\"},"
+    "  {\"on\": \"evbus.status.>\", \"handler\": \"nats.publish\", \"mode\": \"async\"},"
+    "  {\"on\": \"evbus.failure\", \"handler\": \"nats.publish\", \"mode\": \"async\"}]}",
+    server.url, ledger, input);
+  SnapshotPoll poll = { 0 };
+  g_autoptr (GError) error = NULL;
+  const char *url;
+  GPid a;
+
+  add_plugin_or_fail (harness, "nats", NATS_PLUGIN, b_config);
+  add_plugin_or_fail (harness, "dashboard", DASHBOARD_PLUGIN, "{\"listen\": \"127.0.0.1:0\"}");
+  run_until_count_or_fail (harness, "dashboard.ready", 1);
+  url = json_string_value (json_object_get (find_only (harness, "dashboard.ready")->data, "url"));
+  poll.url = g_strdup_printf ("%sapi/v1/snapshot", url);
+  poll.session = soup_session_new ();
+  soup_session_set_proxy_resolver (poll.session, NULL);
+
+  a = host_spawn ("a", a_config);
+  if (!evb_harness_run_until (harness, a_failure_listed, &poll, WAIT_MS, &error))
+    fail_msg ("B's dashboard never listed a failure of host A: %s", error->message);
+  assert_string_equal (json_string_value (json_object_get (poll.failure, "handler")), "ledger.work");
+  assert_string_equal (json_string_value (json_object_get (json_object_get (poll.failure, "error"), "message")),
+                       "job without a job_id");
+  assert_string_equal (json_string_value (json_object_get (json_object_get (poll.failure, "origin"), "type")),
+                       "job.x");
+  host_stop (a);
+  json_decref (poll.failure);
+  g_clear_object (&poll.session);
+  g_free (poll.url);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_fanout_two_hosts),
     cmocka_unit_test (test_kill_worker),
+    cmocka_unit_test (test_cluster_view),
   };
 
   nats_server_require ();

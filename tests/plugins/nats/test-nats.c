@@ -2,7 +2,7 @@
  * (nats-test.h): load errors, fan-out headers and trace both ways, host
  * events renamed, relays skipped, jobs acked, failed jobs retried and
  * dead-lettered, long jobs kept in progress, stream and consumer
- * mismatches. */
+ * mismatches, unhealthy while disconnected past unhealthy_after_ms. */
 #include "nats-test.h"
 
 static NatsServer server;
@@ -100,7 +100,10 @@ test_import (void **state)
   assert_int_equal (natsConnection_PublishString (raw, "evbus.ping.end", "{}"), NATS_OK);
   natsConnection_Flush (raw);
 
+  /* Each import pattern is a subscription of its own, delivered on its own
+   * thread: wait for each. */
   run_until_count_or_fail (harness, "cluster.status.completed", 1);
+  run_until_count_or_fail (harness, "cluster.failure", 1);
   run_until_count_or_fail (harness, "ping.end", 1);
   event = find_only (harness, "ping.x");
   assert_string_equal (event->source, "nats");
@@ -355,6 +358,88 @@ test_mismatch (void **state)
   natsConnection_Destroy (raw);
 }
 
+/* ---- health: unhealthy while disconnected past unhealthy_after_ms ---- */
+
+/* The stats' plugins[] entry of instance "nats": its "unhealthy" reason. */
+static char *
+nats_health_reason (EvbHarness *harness)
+{
+  json_t *stats = evb_harness_stats (harness);
+  json_t *plugin;
+  gsize i;
+  char *reason = NULL;
+
+  json_array_foreach (json_object_get (stats, "plugins"), i, plugin)
+    if (g_strcmp0 (json_string_value (json_object_get (plugin, "name")), "nats") == 0)
+      reason = g_strdup (json_string_value (json_object_get (plugin, "unhealthy")));
+  json_decref (stats);
+  return reason;
+}
+
+static gboolean
+is_unhealthy (EvbHarness *harness, gpointer data)
+{
+  g_autofree char *reason = nats_health_reason (harness);
+
+  return reason != NULL;
+}
+
+static gboolean
+is_healthy (EvbHarness *harness, gpointer data)
+{
+  g_autofree char *reason = nats_health_reason (harness);
+
+  return reason == NULL;
+}
+
+/* A server of its own, stopped and started again on the same port: past
+ * unhealthy_after_ms the instance says it is disconnected, and from which
+ * server since when; once reconnected, healthy again. */
+static void
+test_unhealthy_while_disconnected (void **state)
+{
+  NatsServer own = { 0 };
+  g_autoptr (EvbHarness) harness = harness_new_or_fail (NULL);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *reason = NULL;
+  g_autofree char *prefix = NULL;
+  g_autofree char *before = NULL;
+  double seconds;
+
+  nats_server_start (&own);
+  config = nats_config (&own, "a", "\"unhealthy_after_ms\": 200, \"reconnect_wait_ms\": 50, "
+                                   "\"reconnect_max_wait_ms\": 100");
+  add_plugin_or_fail (harness, "nats", NATS_PLUGIN, config);
+  before = nats_health_reason (harness);
+  assert_null (before);
+
+  nats_server_kill (&own, SIGTERM);
+  if (!evb_harness_run_until (harness, is_unhealthy, NULL, WAIT_MS, &error))
+    fail_msg ("never unhealthy after the server stopped: %s", error->message);
+  reason = nats_health_reason (harness);
+  prefix = g_strdup_printf ("disconnected from %s for ", own.url);
+  if (!g_str_has_prefix (reason, prefix) || !g_str_has_suffix (reason, " s"))
+    fail_msg ("expected \"%sN.N s\", got \"%s\"", prefix, reason);
+  /* Said no earlier than the threshold. */
+  seconds = g_ascii_strtod (reason + strlen (prefix), NULL);
+  assert_true (seconds >= 0.2);
+  run_until_count_or_fail (harness, "nats.connection", 1);
+  assert_string_equal (json_string_value (json_object_get (evb_harness_find (harness, "nats.connection", 0)->data,
+                                                           "state")),
+                       "disconnected");
+
+  nats_server_start (&own);
+  if (!evb_harness_run_until (harness, is_healthy, NULL, WAIT_MS, &error))
+    fail_msg ("still unhealthy after the server came back: %s", error->message);
+  run_until_count_or_fail (harness, "nats.connection", 2);
+  assert_string_equal (json_string_value (json_object_get (evb_harness_find (harness, "nats.connection", 1)->data,
+                                                           "state")),
+                       "connected");
+  g_clear_pointer (&harness, evb_harness_free);
+  nats_server_stop (&own);
+}
+
 int
 main (void)
 {
@@ -366,6 +451,7 @@ main (void)
     cmocka_unit_test (test_in_progress),
     cmocka_unit_test (test_submit_reserved_type),
     cmocka_unit_test (test_mismatch),
+    cmocka_unit_test (test_unhealthy_while_disconnected),
   };
 
   nats_server_require ();
