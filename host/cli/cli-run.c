@@ -116,6 +116,8 @@ evb_cli_run (int argc, char **argv)
       return EVB_EXIT_USAGE;
     }
 
+  /* Before the bus starts any thread: they all inherit the mask. */
+  evb_run_signals_block ();
   bus = evb_bus_new (&config->settings, NULL);
   loop = g_main_loop_new (NULL, FALSE);
   state.bus = bus;

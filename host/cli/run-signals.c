@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -95,9 +96,34 @@ static GSourceFuncs stop_funcs = {
   .dispatch = quit_loop,
 };
 
+/* SIGINT, SIGTERM and SIGHUP. */
+static void
+stop_signal_set (sigset_t *set)
+{
+  sigemptyset (set);
+  sigaddset (set, SIGINT);
+  sigaddset (set, SIGTERM);
+  sigaddset (set, SIGHUP);
+}
+
+void
+evb_run_signals_block (void)
+{
+  sigset_t set;
+
+  stop_signal_set (&set);
+  pthread_sigmask (SIG_BLOCK, &set, NULL);
+}
+
 static gpointer
 receive_signals (gpointer data)
 {
+  sigset_t set;
+
+  /* The one thread the stop signals reach (evb_run_signals_block); its
+   * handler runs here, interrupting the read below. */
+  stop_signal_set (&set);
+  pthread_sigmask (SIG_UNBLOCK, &set, NULL);
   for (;;)
     {
       unsigned char number;
@@ -141,7 +167,6 @@ evb_run_signals_start (GMainLoop *loop, guint grace_ms)
   g_source_set_priority (stop_source, G_PRIORITY_HIGH);
   g_source_set_static_name (stop_source, "evbus signal stop");
   g_source_attach (stop_source, g_main_loop_get_context (loop));
-  g_thread_unref (g_thread_new ("evbus-signals", receive_signals, NULL));
 
   memset (&action, 0, sizeof action);
   action.sa_handler = on_signal;
@@ -149,6 +174,9 @@ evb_run_signals_start (GMainLoop *loop, guint grace_ms)
   sigemptyset (&action.sa_mask);
   for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
     sigaction (signals[i], &action, NULL);
+  /* After the handlers: a signal that came while every thread blocked it
+   * waits, pending, for this thread, and finds the handler. */
+  g_thread_unref (g_thread_new ("evbus-signals", receive_signals, NULL));
 
   /* A server's rule: a peer that closed its end of a socket or pipe is
    * an EPIPE for the plugin that wrote, never the death of the whole host

@@ -7,6 +7,14 @@
 
 G_BEGIN_DECLS
 
+/* Blocks SIGINT, SIGTERM and SIGHUP in the calling thread, and so in
+ * every thread it creates from now on (the bus's workers, the watchdog,
+ * plugins' own threads): call it first thing, before the bus exists.
+ * evb_run_signals_start's thread is then the only one that takes them, so
+ * they are never delivered to a thread blocked somewhere a sanitizer (or
+ * anything else) holds them back.  Main thread. */
+void evb_run_signals_block (void);
+
 /* Installs the handlers, once, before any plugin code runs:
  *  - SIGINT, SIGTERM: the first asks for a graceful shutdown (a line on
  *    stderr naming the signal and @grace_ms; evb_run_signals_stop_requested
