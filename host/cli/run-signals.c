@@ -1,16 +1,19 @@
 /* Signals for `evbus run` (run-signals.h).
  *
- * The handler does only what is async-signal-safe: it counts stop
- * signals, forces the exit itself on the second, and otherwise writes
- * the signal's number into a pipe.  A thread reads the pipe, writes the
- * line and asks the main loop to quit through an idle source, which the
- * loop runs whenever it runs: a quit asked before g_main_loop_run is not
- * lost, and one asked while a handler holds the loop waits for it (the
- * second signal does not). */
+ * SIGINT, SIGTERM and SIGHUP are blocked in every thread
+ * (evb_run_signals_block, before the bus starts any) and taken by one
+ * thread of ours with sigwaitinfo: no asynchronous handler at all.  That
+ * thread writes the line, counts stop signals, forces the exit itself on
+ * the second, and asks the main loop to quit through a source the loop
+ * runs whenever it runs: a quit asked before g_main_loop_run is not lost,
+ * and one asked while a handler holds the loop waits for it (the second
+ * signal does not).  A signal that comes before the thread runs waits,
+ * pending, for it; none can find the default action once blocked.  And
+ * since the signals are taken synchronously, a sanitizer that holds back
+ * asynchronous handlers until a thread wakes has nothing to hold back. */
 #include "run-signals.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,10 +21,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-static int signal_pipe[2] = { -1, -1 };
-static gint stop_signals;     /* SIGINT and SIGTERM so far (atomic) */
 static gint stop_announced;   /* the thread has written the first one's line (atomic) */
-static GMainLoop *run_loop;   /* set before the handlers are installed */
+static GMainLoop *run_loop;   /* set before the thread starts */
 static GSource *stop_source;  /* quits run_loop once a stop is announced */
 static guint run_grace_ms;
 
@@ -39,31 +40,6 @@ signal_name (int signum)
     default:
       return "a signal";
     }
-}
-
-static void
-on_signal (int signum)
-{
-  static const char forced[] = "evbus: forced exit\n";
-  int saved_errno = errno;
-  unsigned char number = (unsigned char) signum;
-
-  if (signum != SIGHUP && __atomic_add_fetch (&stop_signals, 1, __ATOMIC_SEQ_CST) >= 2)
-    {
-      /* No plugin code, no atexit handlers, no locks: out now. */
-      if (write (STDERR_FILENO, forced, sizeof forced - 1) < 0)
-        {
-          /* nothing to do about it */
-        }
-      /* The system call itself: sanitizers wrap _exit with their own
-       * end-of-process work, which must not run inside a signal handler. */
-      syscall (SYS_exit_group, 128 + signum);
-    }
-  if (write (signal_pipe[1], &number, 1) < 0)
-    {
-      /* A full pipe already holds a byte that wakes the thread. */
-    }
-  errno = saved_errno;
 }
 
 /* Ready once the signal thread has announced a stop: quits the loop.
@@ -118,21 +94,16 @@ evb_run_signals_block (void)
 static gpointer
 receive_signals (gpointer data)
 {
+  guint stops = 0;
   sigset_t set;
 
-  /* The one thread the stop signals reach (evb_run_signals_block); its
-   * handler runs here, interrupting the read below. */
   stop_signal_set (&set);
-  pthread_sigmask (SIG_UNBLOCK, &set, NULL);
   for (;;)
     {
-      unsigned char number;
-      ssize_t got = read (signal_pipe[0], &number, 1);
+      int number = sigwaitinfo (&set, NULL);
 
-      if (got < 0 && errno == EINTR)
-        continue;
-      if (got <= 0)
-        return NULL;
+      if (number < 0)
+        continue; /* EINTR: another signal's handler (a profiler's) ran here */
       if (number == SIGHUP)
         {
           /* Reloading is not there yet (DESIGN "Reload"); an operator's
@@ -141,49 +112,48 @@ receive_signals (gpointer data)
           fflush (stderr);
           continue;
         }
+      if (++stops >= 2)
+        {
+          /* No plugin code, no atexit handlers, no locks: out now, from
+           * here, whatever the main thread is doing.  The system call
+           * itself: sanitizers wrap _exit with end-of-process work that
+           * may wait for the thread that is stuck. */
+          fputs ("evbus: forced exit\n", stderr);
+          fflush (stderr);
+          syscall (SYS_exit_group, 128 + number);
+        }
       fprintf (stderr, "evbus: %s received, shutting down (grace %u ms; %s again forces exit)\n",
                signal_name (number), run_grace_ms, signal_name (number));
       fflush (stderr);
       __atomic_store_n (&stop_announced, 1, __ATOMIC_SEQ_CST);
       g_main_context_wakeup (g_main_loop_get_context (run_loop));
     }
+  return NULL;
 }
 
 void
 evb_run_signals_start (GMainLoop *loop, guint grace_ms)
 {
-  static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
   struct sigaction action;
 
   g_return_if_fail (run_loop == NULL);
   run_loop = g_main_loop_ref (loop);
   run_grace_ms = grace_ms;
-  if (pipe (signal_pipe) != 0)
-    g_error ("cannot make the signal pipe: %s", g_strerror (errno));
-  for (int i = 0; i < 2; i++)
-    fcntl (signal_pipe[i], F_SETFD, FD_CLOEXEC);
-  fcntl (signal_pipe[1], F_SETFL, O_NONBLOCK);
+  /* Idempotent, and it makes sure of the mask however the caller began. */
+  evb_run_signals_block ();
   stop_source = g_source_new (&stop_funcs, sizeof (GSource));
   g_source_set_priority (stop_source, G_PRIORITY_HIGH);
   g_source_set_static_name (stop_source, "evbus signal stop");
   g_source_attach (stop_source, g_main_loop_get_context (loop));
-
-  memset (&action, 0, sizeof action);
-  action.sa_handler = on_signal;
-  action.sa_flags = SA_RESTART;
-  sigemptyset (&action.sa_mask);
-  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
-    sigaction (signals[i], &action, NULL);
-  /* After the handlers: a signal that came while every thread blocked it
-   * waits, pending, for this thread, and finds the handler. */
   g_thread_unref (g_thread_new ("evbus-signals", receive_signals, NULL));
 
   /* A server's rule: a peer that closed its end of a socket or pipe is
    * an EPIPE for the plugin that wrote, never the death of the whole host
    * (no failure event, no shutdown).  Commands the exec plugin starts get
-   * the default back (posix_spawn SETSIGDEF). */
+   * the default back and a clean mask (posix_spawn SETSIGDEF, SETSIGMASK). */
+  memset (&action, 0, sizeof action);
   action.sa_handler = SIG_IGN;
-  action.sa_flags = 0;
+  sigemptyset (&action.sa_mask);
   sigaction (SIGPIPE, &action, NULL);
 }
 

@@ -10,12 +10,11 @@ G_BEGIN_DECLS
 /* Blocks SIGINT, SIGTERM and SIGHUP in the calling thread, and so in
  * every thread it creates from now on (the bus's workers, the watchdog,
  * plugins' own threads): call it first thing, before the bus exists.
- * evb_run_signals_start's thread is then the only one that takes them, so
- * they are never delivered to a thread blocked somewhere a sanitizer (or
- * anything else) holds them back.  Main thread. */
+ * From then on they wait, pending, for evb_run_signals_start's thread,
+ * the only one that takes them (sigwaitinfo).  Main thread. */
 void evb_run_signals_block (void);
 
-/* Installs the handlers, once, before any plugin code runs:
+/* Starts taking the signals, once, before any plugin code runs:
  *  - SIGINT, SIGTERM: the first asks for a graceful shutdown (a line on
  *    stderr naming the signal and @grace_ms; evb_run_signals_stop_requested
  *    turns TRUE and @loop, if it runs or once it runs, quits); the second,
@@ -23,8 +22,8 @@ void evb_run_signals_block (void);
  *    the main thread is doing, during plugin loading as well;
  *  - SIGHUP: logged, nothing else (reloading does not exist yet);
  *  - SIGPIPE: ignored (a closed peer is EPIPE for the writer).
- * The lines are written by a thread of their own; the forced exit by the
- * signal handler itself (write and _exit only).  Main thread. */
+ * All of it on a thread of its own, which waits for the signals
+ * synchronously.  Main thread. */
 void evb_run_signals_start (GMainLoop *loop, guint grace_ms);
 
 /* Whether a first SIGINT or SIGTERM has come and its line is written
