@@ -179,17 +179,6 @@ pipeline (const char *host, const char *plugin_config, const char *routes)
 
 /* ---- signals ---- */
 
-/* ThreadSanitizer runs a signal handler only when the thread it picked
- * reaches one of its interceptors: a signal sent while every thread
- * blocks (which is what these tests do on purpose) may wait forever.  So
- * under TSan the signal tests say so and skip; ASan and plain builds run
- * them. */
-#if defined(__SANITIZE_THREAD__)
-#define SKIP_UNDER_TSAN() skip ()
-#else
-#define SKIP_UNDER_TSAN() ((void) 0)
-#endif
-
 /* A sync handler that never returns: the first SIGINT says so, the
  * second leaves at once, with 128+2. */
 static void
@@ -199,7 +188,6 @@ test_blocked_handler_second_sigint (void **state)
                                       "[{\"on\": \"tick\", \"handler\": \"m.block\"}]");
   Child child;
 
-  SKIP_UNDER_TSAN ();
   child_start (&child, "run", NULL, config);
   child_wait_for (&child, child.out_text, "blocking 1\n");
   kill (child.pid, SIGINT);
@@ -223,7 +211,6 @@ test_blocked_handler_sigterm_then_sigint (void **state)
                                       "[{\"on\": \"tick\", \"handler\": \"m.block\"}]");
   Child child;
 
-  SKIP_UNDER_TSAN ();
   child_start (&child, "run", NULL, config);
   child_wait_for (&child, child.out_text, "blocking 1\n");
   kill (child.pid, SIGTERM);
@@ -244,7 +231,6 @@ test_blocked_init_sigterm_twice (void **state)
   g_autofree char *config = pipeline ("{\"stall_ms\": 0}", "{\"block_init\": true}", "[]");
   Child child;
 
-  SKIP_UNDER_TSAN ();
   child_start (&child, "run", NULL, config);
   child_wait_for (&child, child.out_text, "init blocking\n");
   kill (child.pid, SIGTERM);
@@ -267,7 +253,6 @@ test_sighup_carries_on (void **state)
                                       "[{\"on\": \"tick\", \"handler\": \"m.ran\"}]");
   Child child;
 
-  SKIP_UNDER_TSAN ();
   child_start (&child, "run", NULL, config);
   child_wait_for (&child, child.out_text, "ran 1\n");
   kill (child.pid, SIGHUP);
