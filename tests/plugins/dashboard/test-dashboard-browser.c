@@ -225,7 +225,8 @@ page_eval (Browser *browser, const char *expression)
 /* What the test reads from the page, as one JSON object. */
 static const char page_state_js[] =
   "JSON.stringify((function () {"
-  "  if (!document.getElementById('banner')) return { stream: 'not loaded yet' };"
+  "  if (document.readyState !== 'complete' || !document.getElementById('banner'))"
+  "    return { stream: 'not loaded yet' };"
   "  var row = document.querySelector('#route-rows tr[data-handler=\"work.run\"]');"
   "  function field(name) { var td = row && row.querySelector('td[data-field=\"' + name + '\"]');"
   "                         return td ? td.textContent : null; }"
@@ -518,7 +519,9 @@ test_page_live_in_chromium (G_GNUC_UNUSED void **state)
  * failed"; and the trace view's state. */
 static const char trace_state_js[] =
   "JSON.stringify((function () {"
-  "  if (!document.body || !document.getElementById('trace')) return { trace: 'not loaded yet' };"
+  /* Until the whole page is parsed, some of its elements are not there. */
+  "  if (document.readyState !== 'complete' || !document.getElementById('trace'))"
+  "    return { trace: 'not loaded yet' };"
   "  var rows = Array.from(document.querySelectorAll('#waterfall .name')).map(function (n) {"
   "    var d = n.dataset;"
   "    return d.depth + ' ' + d.kind + ' ' + (d.kind === 'event' ? d.type + ' ' + d.outcome"
