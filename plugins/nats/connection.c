@@ -470,7 +470,7 @@ nats_stats_json (Nats *nats)
   if (nats->conn != NULL && connected)
     current_server (nats->conn, server, sizeof server);
 #define FIELD(name) #name, (json_int_t) NATS_READ (nats, name)
-  return json_pack ("{s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I},"
+  return json_pack ("{s:s, s:s, s:s, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I},"
                     " s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}, s:I, s:I, s:I, s:I}",
                     "host", nats->host, "state", connected ? "connected" : "disconnected", "server", server,
                     "disconnected_ms",
@@ -478,6 +478,7 @@ nats_stats_json (Nats *nats)
                     "publish", FIELD (published), FIELD (publish_failed), FIELD (publish_skipped_relay),
                     FIELD (publish_skipped_echo), FIELD (published_disconnected),
                     "import", FIELD (imported), FIELD (import_skipped_own), FIELD (import_bad), FIELD (import_refused),
+                    FIELD (import_dropped), "import_queued", (json_int_t) g_atomic_int_get (&nats->import_queued),
                     "submit", FIELD (submitted), FIELD (submit_duplicates), FIELD (submit_failed), FIELD (submit_skipped),
                     "jobs", FIELD (jobs_received), FIELD (jobs_redelivered), FIELD (jobs_acked), FIELD (jobs_nacked),
                     FIELD (jobs_in_progress), FIELD (jobs_dead_lettered), FIELD (jobs_dead_letter_failed),

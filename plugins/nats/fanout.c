@@ -32,11 +32,30 @@ nats_fanout_init (Nats *nats)
   g_mutex_init (&nats->imported_lock);
   nats->imported_ids = g_hash_table_new (g_direct_hash, g_direct_equal);
   g_queue_init (&nats->imported_order);
+  g_mutex_init (&nats->import_lock);
+  nats->import_incoming = g_ptr_array_new ();
+  nats->import_taken = g_ptr_array_new ();
 }
 
+/* Main thread, after the connection is closed: no delivery thread calls
+ * on_import any more. */
 void
 nats_fanout_clear (Nats *nats)
 {
+  if (nats->import_source != NULL)
+    {
+      g_source_destroy (nats->import_source);
+      g_clear_pointer (&nats->import_source, g_source_unref);
+    }
+  g_clear_pointer (&nats->import_context, g_main_context_unref);
+  /* Nothing is left after stop; after a failed init there may be. */
+  for (guint i = nats->import_taken_next; i < nats->import_taken->len; i++)
+    natsMsg_Destroy (g_ptr_array_index (nats->import_taken, i));
+  for (guint i = 0; i < nats->import_incoming->len; i++)
+    natsMsg_Destroy (g_ptr_array_index (nats->import_incoming, i));
+  g_ptr_array_unref (nats->import_taken);
+  g_ptr_array_unref (nats->import_incoming);
+  g_mutex_clear (&nats->import_lock);
   g_clear_pointer (&nats->imported_ids, g_hash_table_unref);
   g_queue_clear (&nats->imported_order);
   g_mutex_clear (&nats->imported_lock);
@@ -136,6 +155,29 @@ nats_publish_handler (EvbCall *call, const EvbEvent *event)
 
 /* ---- in ------------------------------------------------------------------- */
 
+/* How messages get from libnats to the bus.  libnats hands each message
+ * to on_import on a delivery thread of its own (one per import pattern).
+ * Emitting there, one any-thread emit per message, woke the main loop for
+ * nearly every message (it drained the inbox faster than one message
+ * came) and made every allocation on one thread and freed it on another:
+ * most of an importing host's time went to context switches and malloc
+ * arena locks.  So on_import only drops our own messages and appends
+ * the rest to a queue, waking the main loop when the queue goes from
+ * empty to non-empty; the main loop takes what has gathered and parses
+ * and emits each message there, so the payload and the event are freed
+ * on the thread that allocated them.
+ *
+ * Bounded: past import_queue_limit messages waiting, a message is
+ * dropped and counted (import_dropped), as libnats would drop it for a
+ * slow consumer; core NATS is at-most-once anyway.  The delivery thread
+ * never waits for the bus, so libnats's own pending limits are only
+ * reached when that thread gets no CPU at all (async_errors). */
+
+/* Messages emitted per turn of the main loop: the bus's default slice
+ * (host.slice_events), so that the inbox takes each batch in one slice
+ * and timers still run between batches under a flood. */
+#define IMPORT_SLICE 256
+
 static gboolean
 is_own_message (Nats *nats, natsMsg *msg)
 {
@@ -144,11 +186,10 @@ is_own_message (Nats *nats, natsMsg *msg)
   return natsMsgHeader_Get (msg, NATS_HEADER_RUN, &run) == NATS_OK && g_strcmp0 (run, nats->run_id) == 0;
 }
 
-/* A libnats delivery thread, one per import pattern. */
+/* Main thread: one message onto the bus.  Takes @msg. */
 static void
-on_import (natsConnection *conn, natsSubscription *sub, natsMsg *msg, void *closure)
+import_one (Nats *nats, natsMsg *msg)
 {
-  Nats *nats = closure;
   EvbEmitOptions options = EVB_EMIT_OPTIONS_INIT;
   g_autoptr (GError) error = NULL;
   g_autofree char *type = NULL;
@@ -158,12 +199,6 @@ on_import (natsConnection *conn, natsSubscription *sub, natsMsg *msg, void *clos
   json_t *data;
   guint64 id;
 
-  NATS_HANDOFF_ACQUIRE ();
-  if (is_own_message (nats, msg))
-    {
-      NATS_COUNT (nats, import_skipped_own);
-      goto done;
-    }
   type = nats_type_for_subject (nats->prefix, subject, nats->host_events_as, &why);
   if (type == NULL)
     {
@@ -188,8 +223,9 @@ on_import (natsConnection *conn, natsSubscription *sub, natsMsg *msg, void *clos
    * a test may look at the stats right then) it is already counted; a
    * refused emit takes it back. */
   NATS_COUNT (nats, imported);
-  /* Waits for room on a full "block" inbox: back-pressure reaches libnats,
-   * whose pending limit then counts slow-consumer drops (async_errors). */
+  /* On the main thread a full "block" inbox admits the event (counted
+   * overcommitted by the bus) rather than waiting: the slice above keeps
+   * what we add per turn to what the inbox takes per turn. */
   id = evb_plugin_emit_full (nats->plugin, type, data, &options, &error);
   if (id != 0)
     remember_imported (nats, id);
@@ -200,11 +236,137 @@ on_import (natsConnection *conn, natsSubscription *sub, natsMsg *msg, void *clos
       if (!g_atomic_int_get (&nats->stopping))
         evb_plugin_log (nats->plugin, G_LOG_LEVEL_WARNING, "%s from \"%s\" not emitted: %s", type, subject,
                         error->message);
-      goto done;
     }
 done:
   natsMsg_Destroy (msg);
 }
+
+/* A libnats delivery thread, one per import pattern: queue, never wait. */
+static void
+on_import (natsConnection *conn, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+  Nats *nats = closure;
+  gboolean wake = FALSE;
+  gboolean log_drop = FALSE;
+
+  NATS_HANDOFF_ACQUIRE ();
+  /* Here, not on the main loop: the first header read makes libnats
+   * parse them all into allocations of its own, which its garbage
+   * collector thread frees with the message.  Made on this thread, they
+   * keep the main loop's malloc arena out of that thread's way. */
+  if (is_own_message (nats, msg))
+    {
+      NATS_COUNT (nats, import_skipped_own);
+      natsMsg_Destroy (msg);
+      return;
+    }
+  g_mutex_lock (&nats->import_lock);
+  if (nats->import_closed || (guint) nats->import_queued >= nats->import_limit)
+    {
+      log_drop = !nats->import_closed && !nats->import_dropping;
+      nats->import_dropping |= log_drop;
+      g_mutex_unlock (&nats->import_lock);
+      NATS_COUNT (nats, import_dropped);
+      if (log_drop)
+        evb_plugin_log (nats->plugin, G_LOG_LEVEL_WARNING,
+                        "%u imported messages wait for the bus (option import_queue_limit): dropping what comes "
+                        "until it catches up (counted in nats.stats import.import_dropped)",
+                        nats->import_limit);
+      natsMsg_Destroy (msg);
+      return;
+    }
+  g_ptr_array_add (nats->import_incoming, msg);
+  nats->import_dropping = FALSE;
+  wake = nats->import_queued == 0;
+  g_atomic_int_set (&nats->import_queued, nats->import_queued + 1);
+  /* "Run until idle" (a harness) waits while messages wait here.  Taken
+   * under the lock, so that the main loop's release of an earlier hold
+   * cannot come between the flag and the hold. */
+  if (!nats->import_held)
+    {
+      nats->import_held = TRUE;
+      evb_plugin_hold (nats->plugin);
+    }
+  g_mutex_unlock (&nats->import_lock);
+  /* Only the empty -> non-empty edge: until the queue is empty again the
+   * main loop comes back for more on its own (import_prepare). */
+  if (wake)
+    g_main_context_wakeup (nats->import_context);
+}
+
+/* Main thread: emits up to @most queued messages (the batch taken last,
+ * then a new one), returns how many. */
+static guint
+import_emit (Nats *nats, guint most)
+{
+  guint emitted = 0;
+  gboolean release = FALSE;
+
+  while (emitted < most)
+    {
+      if (nats->import_taken_next == nats->import_taken->len)
+        {
+          GPtrArray *empty = nats->import_taken;
+
+          /* Swap arrays: the lock is held for two pointer stores, not
+           * for the batch, and neither array is reallocated in a steady
+           * flow. */
+          g_ptr_array_set_size (empty, 0);
+          nats->import_taken_next = 0;
+          g_mutex_lock (&nats->import_lock);
+          nats->import_taken = nats->import_incoming;
+          nats->import_incoming = empty;
+          g_mutex_unlock (&nats->import_lock);
+          if (nats->import_taken->len == 0)
+            break;
+        }
+      import_one (nats, g_ptr_array_index (nats->import_taken, nats->import_taken_next++));
+      emitted++;
+    }
+  g_mutex_lock (&nats->import_lock);
+  g_atomic_int_set (&nats->import_queued, nats->import_queued - (gint) emitted);
+  if (nats->import_queued == 0 && nats->import_held)
+    {
+      nats->import_held = FALSE;
+      release = TRUE;
+    }
+  g_mutex_unlock (&nats->import_lock);
+  /* After the emits: the events are on the bus before the hold goes. */
+  if (release)
+    evb_plugin_release (nats->plugin);
+  return emitted;
+}
+
+typedef struct {
+  GSource source;
+  Nats *nats;
+} ImportSource;
+
+static gboolean
+import_prepare (GSource *source, gint *timeout)
+{
+  *timeout = -1;
+  return g_atomic_int_get (&((ImportSource *) source)->nats->import_queued) > 0;
+}
+
+static gboolean
+import_check (GSource *source)
+{
+  return g_atomic_int_get (&((ImportSource *) source)->nats->import_queued) > 0;
+}
+
+static gboolean
+import_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  import_emit (((ImportSource *) source)->nats, IMPORT_SLICE);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs import_source_funcs = {
+  .prepare = import_prepare,
+  .check = import_check,
+  .dispatch = import_dispatch,
+};
 
 gboolean
 nats_fanout_start (Nats *nats, GError **error)
@@ -214,6 +376,14 @@ nats_fanout_start (Nats *nats, GError **error)
   json_t *pattern;
 
   nats->imports = g_ptr_array_new ();
+  nats->import_limit = (guint) evb_plugin_get_int (nats->plugin, "import_queue_limit");
+  /* The host's main loop: init runs on it (a harness pushes its own
+   * context as the thread's default). */
+  nats->import_context = g_main_context_ref_thread_default ();
+  nats->import_source = g_source_new (&import_source_funcs, sizeof (ImportSource));
+  ((ImportSource *) nats->import_source)->nats = nats;
+  g_source_set_static_name (nats->import_source, "nats import");
+  g_source_attach (nats->import_source, nats->import_context);
   json_array_foreach (patterns, i, pattern)
     {
       g_autoptr (GError) local_error = NULL;
@@ -255,12 +425,39 @@ nats_fanout_start (Nats *nats, GError **error)
   return TRUE;
 }
 
-/* Stop: no more deliveries.  The subscriptions are destroyed with the
- * connection in shutdown (libnats 3.4 can crash on a message for a
- * subscription destroyed while its connection still reads). */
+/* Stop: no more deliveries.  What is queued is emitted now (@emit, from
+ * the host's stop: the bus still takes events) or dropped (a failed
+ * init), counted either way; what libnats still delivers is dropped and
+ * counted.  Main thread; a second call does nothing more.
+ * The subscriptions are destroyed with the connection in shutdown
+ * (libnats 3.4 can crash on a message for a subscription destroyed while
+ * its connection still reads). */
 void
-nats_fanout_stop (Nats *nats)
+nats_fanout_stop (Nats *nats, gboolean emit)
 {
+  guint left;
+  gboolean held;
+
   for (guint i = 0; nats->imports != NULL && i < nats->imports->len; i++)
     natsSubscription_Unsubscribe (g_ptr_array_index (nats->imports, i));
+  g_mutex_lock (&nats->import_lock);
+  nats->import_closed = TRUE;
+  g_mutex_unlock (&nats->import_lock);
+  /* Closed: the count only goes down now. */
+  if (emit)
+    while (import_emit (nats, G_MAXUINT) > 0)
+      ;
+  left = (guint) g_atomic_int_get (&nats->import_queued);
+  if (left > 0)
+    {
+      (void) __atomic_fetch_add (&nats->counters.import_dropped, left, __ATOMIC_RELAXED);
+      /* nats_fanout_clear destroys the messages; the hold goes now. */
+      g_mutex_lock (&nats->import_lock);
+      g_atomic_int_set (&nats->import_queued, 0);
+      held = nats->import_held;
+      nats->import_held = FALSE;
+      g_mutex_unlock (&nats->import_lock);
+      if (held)
+        evb_plugin_release (nats->plugin);
+    }
 }

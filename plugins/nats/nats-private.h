@@ -57,6 +57,7 @@ typedef struct {
   gint64 import_skipped_own;     /* our own message came back: dropped */
   gint64 import_bad;             /* subject not a type, data not an object */
   gint64 import_refused;         /* the bus refused the emit */
+  gint64 import_dropped;         /* not emitted: the import queue was full, or the host was stopping */
   gint64 submitted;              /* acknowledged by the server */
   gint64 submit_duplicates;      /* acknowledged as a duplicate message id */
   gint64 submit_failed;
@@ -91,6 +92,21 @@ typedef struct {
   GPtrArray *imports;   /* natsSubscription *, one per import pattern */
   NatsWork *work;       /* NULL without work sharing */
   guint stats_source;
+
+  /* Imported messages on their way to the main loop (fanout.c): libnats's
+   * delivery threads append, the main loop takes them in batches, so one
+   * wake-up carries a burst rather than one message. */
+  GMutex import_lock;
+  GPtrArray *import_incoming; /* under import_lock: natsMsg *, oldest first */
+  gint import_queued;         /* written under import_lock, read atomically: incoming + not yet emitted of taken */
+  guint import_limit;         /* option import_queue_limit */
+  gboolean import_closed;     /* under import_lock: stop drained the queue, drop what still comes */
+  gboolean import_held;       /* under import_lock: evb_plugin_hold while messages wait */
+  gboolean import_dropping;   /* under import_lock: a drop was logged, not again until one is queued */
+  GPtrArray *import_taken;    /* main thread: the batch being emitted */
+  guint import_taken_next;    /* main thread: its next message */
+  GMainContext *import_context; /* the host's main loop */
+  GSource *import_source;     /* drains the queue there */
 
   /* Ids of recently imported events (bounded): a host event (status,
    * failure) caused by one is not exported again, or two hosts importing
@@ -163,7 +179,7 @@ void nats_health_start (Nats *nats);
 void nats_fanout_init (Nats *nats);
 void nats_fanout_clear (Nats *nats);
 gboolean nats_fanout_start (Nats *nats, GError **error);
-void nats_fanout_stop (Nats *nats);
+void nats_fanout_stop (Nats *nats, gboolean emit);
 EvbResult nats_publish_handler (EvbCall *call, const EvbEvent *event);
 
 /* ---- work.c: JetStream work sharing ---- */

@@ -18,7 +18,9 @@
  *   health  disconnected longer than unhealthy_after_ms: "disconnected from URL for N s"
  *           (evb_plugin_set_health) until it reconnects
  *
- * Threads: libnats delivers on its own threads; they emit (any thread).
+ * Threads: libnats delivers on its own threads; fan-out imports are queued
+ * there and emitted in batches on the main loop (fanout.c), jobs are
+ * emitted there (any thread).
  * Receipts (main thread) queue acks for the acker thread (acker.c).  The
  * main loop never waits on the network after init; init connects and sets
  * up the stream and consumer (bounded by connect_timeout_ms and
@@ -130,7 +132,7 @@ nats_init (EvbPlugin *plugin, GError **error)
 
 fail:
   g_atomic_int_set (&nats->stopping, 1);
-  nats_fanout_stop (nats);
+  nats_fanout_stop (nats, FALSE);
   nats_work_stop (nats);
   nats_work_shutdown (nats);
   nats_free (nats);
@@ -145,7 +147,7 @@ nats_stop (EvbPlugin *plugin)
   Nats *nats = plugin->instance_data;
 
   g_atomic_int_set (&nats->stopping, 1);
-  nats_fanout_stop (nats);
+  nats_fanout_stop (nats, TRUE);
   nats_work_stop (nats);
 }
 
@@ -157,7 +159,7 @@ nats_shutdown (EvbPlugin *plugin)
   if (nats == NULL)
     return;
   g_atomic_int_set (&nats->stopping, 1);
-  nats_fanout_stop (nats);
+  nats_fanout_stop (nats, TRUE);
   nats_work_stop (nats);
   nats_work_shutdown (nats);
   /* What was published is on its way before the socket closes. */
@@ -213,6 +215,9 @@ static const EvbOptionInfo nats_options[] = {
               "Type patterns (\"search.*\", \"evbus.status.>\", \">\") to subscribe under prefix and emit here"),
   EVB_OPTION ("host_events_as", EVB_OPTION_STRING, "\"cluster\"",
               "Imported host events evbus.X are emitted as <host_events_as>.X (plugins cannot emit evbus.*)"),
+  EVB_OPTION_INT_RANGE ("import_queue_limit", "65536", 1, 16777216,
+                        "Imported messages waiting for the main loop, at most; more are dropped (counted "
+                        "import_dropped, logged) until it catches up"),
   /* work sharing */
   EVB_OPTION ("work_stream", EVB_OPTION_STRING, "\"\"",
               "JetStream work-queue stream for submit and worker (created if absent); \"\": no work sharing"),

@@ -2,8 +2,12 @@
  * (nats-test.h): load errors, fan-out headers and trace both ways, host
  * events renamed, relays skipped, jobs acked, failed jobs retried and
  * dead-lettered, long jobs kept in progress, stream and consumer
- * mismatches, unhealthy while disconnected past unhealthy_after_ms. */
+ * mismatches, unhealthy while disconnected past unhealthy_after_ms; a
+ * burst of imports arrives whole and in order, a full import queue drops
+ * and counts, stop emits what is queued. */
 #include "nats-test.h"
+
+#include "nats-private.h" /* the import counters, read while the loop is not running */
 
 static NatsServer server;
 
@@ -440,12 +444,140 @@ test_unhealthy_while_disconnected (void **state)
   nats_server_stop (&own);
 }
 
+/* ---- the import queue (fanout.c) ------------------------------------------ */
+
+/* Publishes @count messages {"n": first..first+count-1} to evbus.burst.x. */
+static void
+publish_burst (natsConnection *raw, guint first, guint count)
+{
+  for (guint i = first; i < first + count; i++)
+    {
+      char payload[32];
+
+      g_snprintf (payload, sizeof payload, "{\"n\": %u}", i);
+      assert_int_equal (natsConnection_PublishString (raw, "evbus.burst.x", payload), NATS_OK);
+    }
+  assert_int_equal (natsConnection_Flush (raw), NATS_OK);
+}
+
+/* Waits, without turning the harness's loop, until libnats's delivery
+ * thread has handed the plugin @queued + @dropped messages: what happens
+ * while the main loop is busy elsewhere. */
+static void
+wait_import_counts (EvbHarness *harness, gint queued, gint64 dropped)
+{
+  Nats *nats = evb_harness_get_plugin (harness, "nats")->instance_data;
+  gint64 deadline = g_get_monotonic_time () + WAIT_MS * G_TIME_SPAN_MILLISECOND;
+
+  while (g_atomic_int_get (&nats->import_queued) != queued || NATS_READ (nats, import_dropped) != dropped)
+    {
+      if (g_get_monotonic_time () > deadline)
+        fail_msg ("import queue: %d queued and %" G_GINT64_FORMAT " dropped, expected %d and %" G_GINT64_FORMAT,
+                  g_atomic_int_get (&nats->import_queued), NATS_READ (nats, import_dropped), queued, dropped);
+      g_usleep (1000);
+    }
+}
+
+/* The n of every collected burst.x, in dispatch order. */
+static GArray *
+burst_numbers (EvbHarness *harness)
+{
+  GArray *numbers = g_array_new (FALSE, FALSE, sizeof (json_int_t));
+
+  for (guint i = 0; i < evb_harness_n_events (harness); i++)
+    {
+      const EvbEvent *event = evb_harness_event (harness, i);
+      json_int_t n;
+
+      if (strcmp (event->type, "burst.x") != 0)
+        continue;
+      n = json_integer_value (json_object_get (event->data, "n"));
+      g_array_append_val (numbers, n);
+    }
+  return numbers;
+}
+
+static void
+assert_burst_in_order (EvbHarness *harness, guint count)
+{
+  g_autoptr (GArray) numbers = burst_numbers (harness);
+
+  assert_int_equal (numbers->len, count);
+  for (guint i = 0; i < count; i++)
+    if (g_array_index (numbers, json_int_t, i) != (json_int_t) i)
+      fail_msg ("burst.x number %u has n %" JSON_INTEGER_FORMAT, i, g_array_index (numbers, json_int_t, i));
+}
+
+/* Messages gathered while the main loop was away are emitted in batches,
+ * all of them, in the order they were published, and counted. */
+static void
+test_import_burst (void **state)
+{
+  g_autoptr (EvbHarness) harness = host_new ("a", "\"import\": [\"burst.>\"]");
+  natsConnection *raw = raw_connect (&server);
+  g_autoptr (json_t) stats = NULL;
+
+  publish_burst (raw, 0, 3000);
+  wait_import_counts (harness, 3000, 0);
+  publish_burst (raw, 3000, 2000); /* more while the first are emitted */
+  run_until_count_or_fail (harness, "burst.x", 5000);
+  assert_burst_in_order (harness, 5000);
+  stats = nats_stats (harness, "nats");
+  assert_int_equal (stat_of (stats, "import", "imported"), 5000);
+  assert_int_equal (stat_of (stats, "import", "import_dropped"), 0);
+  assert_int_equal (stat_of (stats, "import", "import_queued"), 0);
+  natsConnection_Destroy (raw);
+}
+
+/* Past import_queue_limit waiting messages, what comes is dropped and
+ * counted; the queued ones still arrive, in order, and later messages
+ * are taken again once there is room. */
+static void
+test_import_queue_limit (void **state)
+{
+  g_autoptr (EvbHarness) harness = host_new ("a", "\"import\": [\"burst.>\"], \"import_queue_limit\": 100");
+  natsConnection *raw = raw_connect (&server);
+  g_autoptr (json_t) stats = NULL;
+  g_autoptr (GArray) numbers = NULL;
+
+  publish_burst (raw, 0, 300);
+  wait_import_counts (harness, 100, 200);
+  run_until_count_or_fail (harness, "burst.x", 100);
+  assert_burst_in_order (harness, 100);
+  publish_burst (raw, 300, 1);
+  run_until_count_or_fail (harness, "burst.x", 101);
+  numbers = burst_numbers (harness);
+  assert_int_equal (g_array_index (numbers, json_int_t, 100), 300);
+  stats = nats_stats (harness, "nats");
+  assert_int_equal (stat_of (stats, "import", "imported"), 101);
+  assert_int_equal (stat_of (stats, "import", "import_dropped"), 200);
+  natsConnection_Destroy (raw);
+}
+
+/* Messages still queued when the host stops are emitted by stop, so the
+ * shutdown's drain dispatches them. */
+static void
+test_import_queued_at_stop (void **state)
+{
+  g_autoptr (EvbHarness) harness = host_new ("a", "\"import\": [\"burst.>\"]");
+  natsConnection *raw = raw_connect (&server);
+
+  publish_burst (raw, 0, 50);
+  wait_import_counts (harness, 50, 0);
+  evb_harness_shutdown (harness, 1000);
+  assert_burst_in_order (harness, 50);
+  natsConnection_Destroy (raw);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_load_errors),
     cmocka_unit_test (test_import),
+    cmocka_unit_test (test_import_burst),
+    cmocka_unit_test (test_import_queue_limit),
+    cmocka_unit_test (test_import_queued_at_stop),
     cmocka_unit_test (test_publish),
     cmocka_unit_test (test_work_ack_and_dead_letter),
     cmocka_unit_test (test_in_progress),
