@@ -557,6 +557,28 @@ count_read (CountWait *wait)
     }
 }
 
+/* CPU time (user + system, all threads) process @pid has used, in µs;
+ * 0 when it cannot be read.  The fan-out rounds print it per event for
+ * host B and the server: on a shared 2-core machine a process's CPU per
+ * event moves far less with the neighbours' load than events/s do. */
+static gint64
+process_cpu_us (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/stat", (int) pid);
+  g_autofree char *text = NULL;
+  g_auto (GStrv) fields = NULL;
+  const char *after_name;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL) || (after_name = strrchr (text, ')')) == NULL)
+    return 0;
+  /* After "pid (comm)": state is field 3, utime 14, stime 15. */
+  fields = g_strsplit (after_name + 2, " ", 16);
+  if (g_strv_length (fields) < 14)
+    return 0;
+  return (g_ascii_strtoll (fields[11], NULL, 10) + g_ascii_strtoll (fields[12], NULL, 10)) * G_USEC_PER_SEC
+         / sysconf (_SC_CLK_TCK);
+}
+
 static gboolean
 count_reached (EvbHarness *harness, gpointer data)
 {
@@ -682,7 +704,7 @@ fanout (EvbHarness *harness, const BenchOptions *options)
   natsConnection *pub = NULL, *sub_conn = NULL;
   natsSubscription *sub = NULL;
   g_autoptr (GError) error = NULL;
-  gint64 sent_start;
+  gint64 sent_start, b_cpu, server_cpu;
   GPid b;
 
   b = host_spawn ("fan-b", b_config);
@@ -713,6 +735,8 @@ fanout (EvbHarness *harness, const BenchOptions *options)
       count_read (&wait);
       wait.after = wait.count;
       wait.goal = wait.count + events;
+      b_cpu = process_cpu_us (b);
+      server_cpu = process_cpu_us (server_pid);
       sent_start = g_get_monotonic_time ();
       emit_fan (harness, events);
       /* What A alone achieves: emitted and published until its bus is idle. */
@@ -722,6 +746,8 @@ fanout (EvbHarness *harness, const BenchOptions *options)
         g_error ("bench-nats: fan-out: B counted %" G_GUINT64_FORMAT " of %u events of round %u (core NATS is "
                  "at-most-once: a slow consumer loses them): %s",
                  wait.count - wait.after, events, r, error->message);
+      b_cpu = process_cpu_us (b) - b_cpu;
+      server_cpu = process_cpu_us (server_pid) - server_cpu;
       evb_harness_run_until_idle (harness, WAIT_MS, NULL);
       evb_harness_clear (harness);
       evbus[r] = (wait.count - wait.first_count) / ((wait.last_us - wait.first_us) / 1e6);
@@ -731,8 +757,9 @@ fanout (EvbHarness *harness, const BenchOptions *options)
         g_error ("bench-nats: fan-out: the libnats peer lost messages in round %u", r);
       ratios[r] = peer[r] > 0 ? evbus[r] / peer[r] : 0;
       ratios_headers[r] = peer_headers[r] > 0 ? evbus[r] / peer_headers[r] : 0;
-      printf ("# fanout round %u: evbus A->B %.0f events/s (A published %.0f/s), libnats pub->sub %.0f events/s "
-              "(%.2fx), with the plugin's 5 headers %.0f events/s (%.2fx)\n", r, evbus[r], sent[r], peer[r], ratios[r],
+      printf ("# fanout round %u: evbus A->B %.0f events/s (A published %.0f/s; CPU per event: B %.1f us, server "
+              "%.1f us), libnats pub->sub %.0f events/s (%.2fx), with the plugin's 5 headers %.0f events/s (%.2fx)\n",
+              r, evbus[r], sent[r], (double) b_cpu / events, (double) server_cpu / events, peer[r], ratios[r],
               peer_headers[r], ratios_headers[r]);
     }
   bench_result ("NATS", "fanout", "events/s", bench_median (evbus, options->rounds),
