@@ -444,20 +444,36 @@ nats_header (natsMsg *msg, const char *key)
   return natsMsgHeader_Get (msg, key, &value) == NATS_OK ? value : NULL;
 }
 
-json_t *
-nats_origin_from_headers (natsMsg *msg, const char *subject)
+void
+nats_origin_read (natsMsg *msg, NatsOrigin *origin)
 {
-  const char *host = nats_header (msg, NATS_HEADER_HOST);
-  const char *id = nats_header (msg, NATS_HEADER_ID);
-  const char *source = nats_header (msg, NATS_HEADER_SOURCE);
+  origin->host = nats_header (msg, NATS_HEADER_HOST);
+  origin->id = nats_header (msg, NATS_HEADER_ID);
+  origin->source = nats_header (msg, NATS_HEADER_SOURCE);
+  origin->traceparent = nats_header (msg, NATS_HEADER_TRACEPARENT);
+  origin->tracestate = nats_header (msg, NATS_HEADER_TRACESTATE);
+}
+
+json_t *
+nats_origin_json (const NatsOrigin *origin, const char *subject)
+{
   guint64 number = 0;
 
   /* A message from another NATS client has none of them: null fields. */
-  if (id == NULL || !g_ascii_string_to_unsigned (id, 10, 1, G_MAXUINT64, &number, NULL))
+  if (origin->id == NULL || !g_ascii_string_to_unsigned (origin->id, 10, 1, G_MAXUINT64, &number, NULL))
     number = 0;
-  return json_pack ("{s:o, s:o, s:o, s:s}", "host", host != NULL ? json_string (host) : json_null (), "id",
-                    number != 0 ? json_integer ((json_int_t) number) : json_null (), "source",
-                    source != NULL ? json_string (source) : json_null (), "subject", subject);
+  return json_pack ("{s:o, s:o, s:o, s:s}", "host", origin->host != NULL ? json_string (origin->host) : json_null (),
+                    "id", number != 0 ? json_integer ((json_int_t) number) : json_null (), "source",
+                    origin->source != NULL ? json_string (origin->source) : json_null (), "subject", subject);
+}
+
+json_t *
+nats_origin_from_headers (natsMsg *msg, const char *subject)
+{
+  NatsOrigin origin;
+
+  nats_origin_read (msg, &origin);
+  return nats_origin_json (&origin, subject);
 }
 
 json_t *

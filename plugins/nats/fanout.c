@@ -20,6 +20,15 @@
  * not be lost. */
 #include "nats-private.h"
 
+/* A queued message and its origin headers, read on the delivery thread
+ * along with Evbus-Origin-Run: one pass over libnats's header table while
+ * it is fresh in that thread's cache, rather than a second one on the
+ * main loop. */
+typedef struct {
+  natsMsg *msg;
+  NatsOrigin origin;
+} NatsImport;
+
 /* ---- echoes of imported events -------------------------------------------- */
 
 /* Enough for the status events of every job still running on an imported
@@ -33,8 +42,8 @@ nats_fanout_init (Nats *nats)
   nats->imported_ids = g_hash_table_new (g_direct_hash, g_direct_equal);
   g_queue_init (&nats->imported_order);
   g_mutex_init (&nats->import_lock);
-  nats->import_incoming = g_ptr_array_new ();
-  nats->import_taken = g_ptr_array_new ();
+  nats->import_incoming = g_array_new (FALSE, FALSE, sizeof (NatsImport));
+  nats->import_taken = g_array_new (FALSE, FALSE, sizeof (NatsImport));
 }
 
 /* Main thread, after the connection is closed: no delivery thread calls
@@ -50,11 +59,11 @@ nats_fanout_clear (Nats *nats)
   g_clear_pointer (&nats->import_context, g_main_context_unref);
   /* Nothing is left after stop; after a failed init there may be. */
   for (guint i = nats->import_taken_next; i < nats->import_taken->len; i++)
-    natsMsg_Destroy (g_ptr_array_index (nats->import_taken, i));
+    natsMsg_Destroy (g_array_index (nats->import_taken, NatsImport, i).msg);
   for (guint i = 0; i < nats->import_incoming->len; i++)
-    natsMsg_Destroy (g_ptr_array_index (nats->import_incoming, i));
-  g_ptr_array_unref (nats->import_taken);
-  g_ptr_array_unref (nats->import_incoming);
+    natsMsg_Destroy (g_array_index (nats->import_incoming, NatsImport, i).msg);
+  g_array_unref (nats->import_taken);
+  g_array_unref (nats->import_incoming);
   g_mutex_clear (&nats->import_lock);
   g_clear_pointer (&nats->imported_ids, g_hash_table_unref);
   g_queue_clear (&nats->imported_order);
@@ -186,10 +195,11 @@ is_own_message (Nats *nats, natsMsg *msg)
   return natsMsgHeader_Get (msg, NATS_HEADER_RUN, &run) == NATS_OK && g_strcmp0 (run, nats->run_id) == 0;
 }
 
-/* Main thread: one message onto the bus.  Takes @msg. */
+/* Main thread: one message onto the bus.  Takes @import's message. */
 static void
-import_one (Nats *nats, natsMsg *msg)
+import_one (Nats *nats, const NatsImport *import)
 {
+  natsMsg *msg = import->msg;
   EvbEmitOptions options = EVB_EMIT_OPTIONS_INIT;
   g_autoptr (GError) error = NULL;
   g_autofree char *type = NULL;
@@ -216,9 +226,9 @@ import_one (Nats *nats, natsMsg *msg)
       json_decref (data);
       goto done;
     }
-  json_object_set_new (data, NATS_ORIGIN_FIELD, nats_origin_from_headers (msg, subject));
-  options.traceparent = nats_header (msg, NATS_HEADER_TRACEPARENT);
-  options.tracestate = nats_header (msg, NATS_HEADER_TRACESTATE);
+  json_object_set_new (data, NATS_ORIGIN_FIELD, nats_origin_json (&import->origin, subject));
+  options.traceparent = import->origin.traceparent;
+  options.tracestate = import->origin.tracestate;
   /* Counted before the emit: once the event is on the bus (a handler or
    * a test may look at the stats right then) it is already counted; a
    * refused emit takes it back. */
@@ -246,6 +256,7 @@ static void
 on_import (natsConnection *conn, natsSubscription *sub, natsMsg *msg, void *closure)
 {
   Nats *nats = closure;
+  NatsImport import = { .msg = msg };
   gboolean wake = FALSE;
   gboolean log_drop = FALSE;
 
@@ -260,6 +271,7 @@ on_import (natsConnection *conn, natsSubscription *sub, natsMsg *msg, void *clos
       natsMsg_Destroy (msg);
       return;
     }
+  nats_origin_read (msg, &import.origin);
   g_mutex_lock (&nats->import_lock);
   if (nats->import_closed || (guint) nats->import_queued >= nats->import_limit)
     {
@@ -275,7 +287,7 @@ on_import (natsConnection *conn, natsSubscription *sub, natsMsg *msg, void *clos
       natsMsg_Destroy (msg);
       return;
     }
-  g_ptr_array_add (nats->import_incoming, msg);
+  g_array_append_val (nats->import_incoming, import);
   nats->import_dropping = FALSE;
   wake = nats->import_queued == 0;
   g_atomic_int_set (&nats->import_queued, nats->import_queued + 1);
@@ -306,12 +318,12 @@ import_emit (Nats *nats, guint most)
     {
       if (nats->import_taken_next == nats->import_taken->len)
         {
-          GPtrArray *empty = nats->import_taken;
+          GArray *empty = nats->import_taken;
 
           /* Swap arrays: the lock is held for two pointer stores, not
            * for the batch, and neither array is reallocated in a steady
            * flow. */
-          g_ptr_array_set_size (empty, 0);
+          g_array_set_size (empty, 0);
           nats->import_taken_next = 0;
           g_mutex_lock (&nats->import_lock);
           nats->import_taken = nats->import_incoming;
@@ -320,7 +332,7 @@ import_emit (Nats *nats, guint most)
           if (nats->import_taken->len == 0)
             break;
         }
-      import_one (nats, g_ptr_array_index (nats->import_taken, nats->import_taken_next++));
+      import_one (nats, &g_array_index (nats->import_taken, NatsImport, nats->import_taken_next++));
       emitted++;
     }
   g_mutex_lock (&nats->import_lock);

@@ -97,13 +97,13 @@ typedef struct {
    * delivery threads append, the main loop takes them in batches, so one
    * wake-up carries a burst rather than one message. */
   GMutex import_lock;
-  GPtrArray *import_incoming; /* under import_lock: natsMsg *, oldest first */
+  GArray *import_incoming;    /* under import_lock: NatsImport, oldest first */
   gint import_queued;         /* written under import_lock, read atomically: incoming + not yet emitted of taken */
   guint import_limit;         /* option import_queue_limit */
   gboolean import_closed;     /* under import_lock: stop drained the queue, drop what still comes */
   gboolean import_held;       /* under import_lock: evb_plugin_hold while messages wait */
   gboolean import_dropping;   /* under import_lock: a drop was logged, not again until one is queued */
-  GPtrArray *import_taken;    /* main thread: the batch being emitted */
+  GArray *import_taken;       /* main thread: the batch being emitted */
   guint import_taken_next;    /* main thread: its next message */
   GMainContext *import_context; /* the host's main loop */
   GSource *import_source;     /* drains the queue there */
@@ -162,6 +162,21 @@ natsStatus nats_set_origin_headers (Nats *nats, natsMsg *msg, const EvbEvent *ev
 
 /* The value of header @key of @msg, or NULL.  Borrowed from @msg. */
 const char *nats_header (natsMsg *msg, const char *key);
+
+/* The origin headers of a received message: NULL where absent, borrowed
+ * from the message. */
+typedef struct {
+  const char *host;
+  const char *id;
+  const char *source;
+  const char *traceparent;
+  const char *tracestate;
+} NatsOrigin;
+
+void nats_origin_read (natsMsg *msg, NatsOrigin *origin);
+
+/* @origin as a new object for NATS_ORIGIN_FIELD. */
+json_t *nats_origin_json (const NatsOrigin *origin, const char *subject);
 
 /* Reads the origin headers of @msg into a new object for NATS_ORIGIN_FIELD. */
 json_t *nats_origin_from_headers (natsMsg *msg, const char *subject);
