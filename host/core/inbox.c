@@ -247,14 +247,22 @@ evb_inbox_push_timed (EvbInbox *inbox, gpointer item, gint64 timeout_us, GError 
                * the system kills it. */
               if ((guint64) inbox->count >= (guint64) inbox->limit + inbox->overcommit_limit)
                 {
+                  /* The advice differs: the consumer is a sync handler
+                   * emitting in a loop; any other thread is a producer
+                   * still emitting while the host shuts down. */
+                  gboolean from_consumer = g_thread_self () == inbox->consumer;
+
                   inbox->dropped++;
                   inbox->overcommit_refused++;
                   g_mutex_unlock (&inbox->lock);
                   g_set_error (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INBOX_FULL,
                                "inbox full (%u events, and %u more admitted past the limit, "
-                               "host.inbox_overcommit): event refused; emit fewer events per sync handler "
-                               "call (or from an async one), or raise host.inbox_overcommit",
-                               inbox->limit, inbox->overcommit_limit);
+                               "host.inbox_overcommit): event refused; %s",
+                               inbox->limit, inbox->overcommit_limit,
+                               from_consumer ? "emit fewer events per sync handler call (or from an async one), "
+                                               "or raise host.inbox_overcommit"
+                                             : "the host is shutting down: a source should stop emitting when "
+                                               "its plugin is stopped");
                   return FALSE;
                 }
               inbox->overcommitted++;

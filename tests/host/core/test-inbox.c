@@ -992,6 +992,59 @@ test_inbox_block_set_consumer (void **state)
   recorder_clear ();
 }
 
+typedef struct {
+  EvbInbox *inbox;
+  gboolean pushed;
+  char *message;
+} ShutdownPusher;
+
+static gpointer
+shutdown_pusher_run (gpointer data)
+{
+  ShutdownPusher *pusher = data;
+  g_autoptr (GError) error = NULL;
+
+  pusher->pushed = evb_inbox_push (pusher->inbox, item_new (1, 0), &error);
+  if (error != NULL)
+    pusher->message = g_strdup (error->message);
+  return NULL;
+}
+
+/* After evb_inbox_stop_blocking() (shutdown) producers are admitted past
+ * the limit, not parked, up to the same overcommit bound; one refused
+ * there is told what fits a producer, not a sync handler's advice. */
+static void
+test_inbox_stop_blocking_bounded (void **state)
+{
+  g_autoptr (GMainContext) context = g_main_context_new ();
+  ShutdownPusher pusher = { 0 };
+  GThread *thread;
+  EvbInboxStats stats;
+
+  recorder_reset ();
+  pusher.inbox = evb_inbox_new (context, "test inbox", 2, EVB_OVERFLOW_BLOCK, 16, record_dispatch, record_free,
+                                NULL);
+  evb_inbox_set_overcommit_limit (pusher.inbox, 1);
+  for (guint seq = 0; seq < 3; seq++) /* this thread is the consumer: 2, then 1 past the limit */
+    assert_true (evb_inbox_push (pusher.inbox, item_new (0, seq), NULL));
+  evb_inbox_stop_blocking (pusher.inbox);
+  thread = g_thread_new ("shutdown-pusher", shutdown_pusher_run, &pusher);
+  g_thread_join (thread);
+  assert_false (pusher.pushed);
+  assert_string_equal (pusher.message, "inbox full (2 events, and 1 more admitted past the limit, "
+                                       "host.inbox_overcommit): event refused; the host is shutting down: a "
+                                       "source should stop emitting when its plugin is stopped");
+  g_free (pusher.message);
+  evb_inbox_get_stats (pusher.inbox, &stats);
+  assert_int_equal (stats.depth, 3);
+  assert_int_equal (stats.overcommit_refused, 1);
+  assert_int_equal (stats.dropped, 1);
+  assert_int_equal (stats.blocked, 0);
+  evb_inbox_free (pusher.inbox);
+  assert_int_equal (n_freed (), 3); /* the refused item stays with its producer */
+  recorder_clear ();
+}
+
 /* Several producers flood a small inbox under each policy while the loop
  * drains.  Every item pushed is accounted for exactly once: dispatched,
  * refused back to its producer (reject) or freed as dropped (drop-oldest);
@@ -1261,6 +1314,7 @@ main (void)
     cmocka_unit_test (test_inbox_block_waits_for_room),
     cmocka_unit_test (test_inbox_block_consumer_overcommits),
     cmocka_unit_test (test_inbox_block_set_consumer),
+    cmocka_unit_test (test_inbox_stop_blocking_bounded),
     cmocka_unit_test (test_inbox_flood_block),
     cmocka_unit_test (test_inbox_flood_reject),
     cmocka_unit_test (test_inbox_flood_drop_oldest),
