@@ -48,6 +48,7 @@
 #define SHARED_GID 100 /* Debian's "users" group */
 
 #include "bad-cases.h"
+#include "child.h"
 
 /* ---- expected text ---- */
 
@@ -390,16 +391,6 @@ remove_tree (const char *path)
 
 /* ---- running ---- */
 
-static int
-status_of (int wait_status)
-{
-  if (WIFEXITED (wait_status))
-    return WEXITSTATUS (wait_status);
-  if (WIFSIGNALED (wait_status))
-    return 128 + WTERMSIG (wait_status);
-  return -1;
-}
-
 /* Runs one case; FALSE (with *@why) when it has to be skipped. */
 static gboolean
 run_case (const BadCase *bad, char **why)
@@ -454,9 +445,9 @@ run_case (const BadCase *bad, char **why)
       fail_msg ("cases.tsv:%u: %s %s: stderr\n  got      \"%s\"\n  expected \"%s\"", bad->line, bad->command,
                 bad->name, got, wanted);
     }
-  if (status_of (wait_status) != bad->exit_status)
+  if (test_child_status_of (wait_status) != bad->exit_status)
     fail_msg ("cases.tsv:%u: %s %s: exit status %d, expected %d", bad->line, bad->command, bad->name,
-              status_of (wait_status), bad->exit_status);
+              test_child_status_of (wait_status), bad->exit_status);
   return TRUE;
 }
 

@@ -11,8 +11,6 @@
  * with a deadline that fails the test), and jobs are held in flight by a
  * handler that waits on the child's stdin, which the test controls. */
 #include <dlfcn.h>
-#include <errno.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -25,6 +23,8 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <jansson.h>
+
+#include "child-or-fail.h"
 
 #define BAD_DIR EVB_TEST_SOURCE_DIR "/bad"
 #define GOOD_DIR EVB_TEST_SOURCE_DIR "/good"
@@ -46,27 +46,15 @@ result_clear (Result *result)
   g_clear_pointer (&result->err, g_free);
 }
 
-static int
-status_of (int wait_status)
-{
-  if (WIFEXITED (wait_status))
-    return WEXITSTATUS (wait_status);
-  if (WIFSIGNALED (wait_status))
-    return 128 + WTERMSIG (wait_status);
-  return -1;
-}
-
-/* The environment of every child: plugins from the build folder, the C
- * locale, and @extra ("NAME=value" pairs, NULL-terminated; "NAME=" with
+/* The environment of every child: test_child_environ()'s (the C locale),
+ * plugins from the build folder, and @extra ("NAME=value" pairs, NULL-terminated; "NAME=" with
  * nothing after unsets NAME). */
 static char **
 child_environment (const char *const *extra)
 {
-  char **env = g_get_environ ();
+  char **env = test_child_environ ();
 
   env = g_environ_setenv (env, "EVBUS_PLUGIN_PATH", EVB_TEST_PLUGIN_DIR, TRUE);
-  env = g_environ_setenv (env, "LC_ALL", "C", TRUE);
-  env = g_environ_unsetenv (env, "G_MESSAGES_DEBUG");
   env = g_environ_unsetenv (env, "EVB_TEST_MARKER");
   env = g_environ_unsetenv (env, "EVB_TEST_UNSET_PLUGIN_DIR");
   for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
@@ -82,29 +70,39 @@ child_environment (const char *const *extra)
   return env;
 }
 
+/* EVB_TEST_EVBUS and the arguments in @args up to a NULL, NULL-terminated. */
+static GPtrArray *
+evbus_argv (va_list args)
+{
+  GPtrArray *argv = g_ptr_array_new ();
+  const char *arg;
+
+  g_ptr_array_add (argv, (char *) EVB_TEST_EVBUS);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, (char *) arg);
+  g_ptr_array_add (argv, NULL);
+  return argv;
+}
+
 /* Runs `evbus ARGS...` (NULL-terminated) in @cwd to completion. */
 static void
 run_evbus_env (Result *result, const char *cwd, const char *const *extra_env, ...)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GPtrArray) argv = NULL;
   g_auto (GStrv) env = child_environment (extra_env);
   g_autoptr (GError) error = NULL;
-  const char *arg;
   int wait_status;
   va_list args;
 
-  g_ptr_array_add (argv, (char *) EVB_TEST_EVBUS);
   va_start (args, extra_env);
-  while ((arg = va_arg (args, const char *)) != NULL)
-    g_ptr_array_add (argv, (char *) arg);
+  argv = evbus_argv (args);
   va_end (args);
-  g_ptr_array_add (argv, NULL);
 
   memset (result, 0, sizeof *result);
   if (!g_spawn_sync (cwd, (char **) argv->pdata, env, G_SPAWN_DEFAULT, NULL, NULL, &result->out, &result->err,
                      &wait_status, &error))
     fail_msg ("cannot run %s: %s", EVB_TEST_EVBUS, error->message);
-  result->status = status_of (wait_status);
+  result->status = test_child_status_of (wait_status);
 }
 
 #define run_evbus(result, cwd, ...) run_evbus_env (result, cwd, NULL, __VA_ARGS__, NULL)
@@ -160,120 +158,33 @@ dlopen_error (const char *path)
 
 /* ---- following a running evbus ---- */
 
-typedef struct {
-  GPid pid;
-  int in;
-  int out;
-  int err;
-  GString *out_text;
-  GString *err_text;
-  gboolean reaped;
-} Child;
-
+/* Starts `evbus ARGS...` (NULL-terminated) in @cwd, its stdin a pipe
+ * the test holds (child.in). */
 static void
-child_start (Child *child, const char *cwd, ...)
+child_start (TestChild *child, const char *cwd, ...)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GPtrArray) argv = NULL;
   g_auto (GStrv) env = child_environment (NULL);
-  g_autoptr (GError) error = NULL;
-  const char *arg;
   va_list args;
 
-  g_ptr_array_add (argv, (char *) EVB_TEST_EVBUS);
   va_start (args, cwd);
-  while ((arg = va_arg (args, const char *)) != NULL)
-    g_ptr_array_add (argv, (char *) arg);
+  argv = evbus_argv (args);
   va_end (args);
-  g_ptr_array_add (argv, NULL);
 
-  memset (child, 0, sizeof *child);
-  if (!g_spawn_async_with_pipes (cwd, (char **) argv->pdata, env, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
-                                 &child->pid, &child->in, &child->out, &child->err, &error))
-    fail_msg ("cannot start %s: %s", EVB_TEST_EVBUS, error->message);
-  child->out_text = g_string_new (NULL);
-  child->err_text = g_string_new (NULL);
+  child_start_or_fail (child, cwd, (const char *const *) argv->pdata, (const char *const *) env,
+                       TEST_CHILD_STDIN_PIPE, NULL, NULL);
 }
 
-/* Reads what is there on the child's stdout and stderr, waiting at most
- * until @deadline (monotonic µs).  FALSE once both are closed. */
-static gboolean
-child_read (Child *child, gint64 deadline)
-{
-  struct pollfd fds[2];
-  GString *texts[2] = { child->out_text, child->err_text };
-  int *ends[2] = { &child->out, &child->err };
-  gint64 left_ms = MAX (0, (deadline - g_get_monotonic_time ()) / 1000);
-  int n;
-
-  if (child->out < 0 && child->err < 0)
-    return FALSE;
-  for (int i = 0; i < 2; i++)
-    {
-      fds[i].fd = *ends[i];
-      fds[i].events = POLLIN;
-      fds[i].revents = 0;
-    }
-  n = poll (fds, 2, (int) left_ms);
-  if (n < 0 && errno != EINTR)
-    fail_msg ("poll: %s", g_strerror (errno));
-  for (int i = 0; i < 2 && n > 0; i++)
-    if (fds[i].revents != 0)
-      {
-        char buffer[4096];
-        ssize_t got = read (*ends[i], buffer, sizeof buffer);
-
-        if (got > 0)
-          g_string_append_len (texts[i], buffer, got);
-        else if (got == 0 || errno != EINTR)
-          {
-            close (*ends[i]);
-            *ends[i] = -1;
-          }
-      }
-  return TRUE;
-}
-
-/* Follows the child until @text appears on @stream (its stdout_text or
- * stderr_text); fails the test at the deadline or if the streams close
- * first. */
+/* Reads the child's output to the end, reaps it, and hands what it said
+ * and its status to @result. */
 static void
-child_wait_for (Child *child, GString *stream, const char *text)
+child_finish (TestChild *child, Result *result)
 {
-  gint64 deadline = g_get_monotonic_time () + DEADLINE_MS * G_TIME_SPAN_MILLISECOND;
-
-  while (strstr (stream->str, text) == NULL)
-    {
-      if (g_get_monotonic_time () >= deadline || !child_read (child, deadline))
-        {
-          kill (child->pid, SIGKILL);
-          fail_msg ("no \"%s\" from evbus; stdout:\n%s\nstderr:\n%s", text, child->out_text->str,
-                    child->err_text->str);
-        }
-    }
-}
-
-/* Reads the child's output to the end and reaps it. */
-static void
-child_finish (Child *child, Result *result)
-{
-  gint64 deadline = g_get_monotonic_time () + DEADLINE_MS * G_TIME_SPAN_MILLISECOND;
-  int wait_status;
-
-  while (child_read (child, deadline))
-    if (g_get_monotonic_time () >= deadline)
-      {
-        kill (child->pid, SIGKILL);
-        fail_msg ("evbus did not exit; stdout:\n%s\nstderr:\n%s", child->out_text->str, child->err_text->str);
-      }
-  /* Both pipes closed: the process is gone or going. */
-  assert_int_equal (waitpid (child->pid, &wait_status, 0), child->pid);
-  child->reaped = TRUE;
-  g_spawn_close_pid (child->pid);
-  if (child->in >= 0)
-    close (child->in);
-  result->status = status_of (wait_status);
-  result->out = g_string_free (child->out_text, FALSE);
-  result->err = g_string_free (child->err_text, FALSE);
+  child_finish_or_fail (child, DEADLINE_MS);
+  result->status = child->status;
+  result->out = g_string_free (g_steal_pointer (&child->out_text), FALSE);
+  result->err = g_string_free (g_steal_pointer (&child->err_text), FALSE);
+  test_child_clear (child);
 }
 
 /* ---- command line ---- */
@@ -818,11 +729,11 @@ test_run_verbose (void **state)
 static void
 test_run_sigterm (void **state)
 {
-  Child child;
+  TestChild child;
   Result result;
 
   child_start (&child, GOOD_DIR, "run", "sigterm.json", NULL);
-  child_wait_for (&child, child.out_text, "ready\n");
+  child_wait_for_or_fail (&child, child.out_text, "ready\n", DEADLINE_MS);
   kill (child.pid, SIGTERM);
   child_finish (&child, &result);
   assert_result (&result, 0, "ready\nticker clock: counted 3 events\n",
@@ -836,13 +747,13 @@ test_run_sigterm (void **state)
 static void
 test_run_sigterm_job_finishes (void **state)
 {
-  Child child;
+  TestChild child;
   Result result;
 
   child_start (&child, GOOD_DIR, "run", "in-flight.json", NULL);
-  child_wait_for (&child, child.out_text, "waiting\n");
+  child_wait_for_or_fail (&child, child.out_text, "waiting\n", DEADLINE_MS);
   kill (child.pid, SIGTERM);
-  child_wait_for (&child, child.err_text, "shutting down");
+  child_wait_for_or_fail (&child, child.err_text, "shutting down", DEADLINE_MS);
   assert_int_equal (write (child.in, "go\n", 3), 3);
   child_finish (&child, &result);
   assert_result (&result, 0, "waiting\n",
@@ -855,11 +766,11 @@ test_run_sigterm_job_finishes (void **state)
 static void
 test_run_sigint_grace_expires (void **state)
 {
-  Child child;
+  TestChild child;
   Result result;
 
   child_start (&child, GOOD_DIR, "run", "grace-expired.json", NULL);
-  child_wait_for (&child, child.out_text, "waiting\n");
+  child_wait_for_or_fail (&child, child.out_text, "waiting\n", DEADLINE_MS);
   kill (child.pid, SIGINT);
   child_finish (&child, &result);
   assert_result (&result, 0, "waiting\n",
@@ -872,13 +783,13 @@ test_run_sigint_grace_expires (void **state)
 static void
 test_run_second_sigint_forces_exit (void **state)
 {
-  Child child;
+  TestChild child;
   Result result;
 
   child_start (&child, GOOD_DIR, "run", "in-flight.json", NULL);
-  child_wait_for (&child, child.out_text, "waiting\n");
+  child_wait_for_or_fail (&child, child.out_text, "waiting\n", DEADLINE_MS);
   kill (child.pid, SIGINT);
-  child_wait_for (&child, child.err_text, "shutting down");
+  child_wait_for_or_fail (&child, child.err_text, "shutting down", DEADLINE_MS);
   kill (child.pid, SIGINT);
   child_finish (&child, &result);
   assert_result (&result, 130, "waiting\n",

@@ -7,17 +7,17 @@
  * Nothing sleeps: a child's stdin is a pipe the test writes and closes, and
  * its output is read to the end with a deadline that fails the test. */
 #include <errno.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <glib.h>
+
+#include "child-or-fail.h"
 
 #define EXPLAIN_DIR EVB_TEST_SOURCE_DIR "/explain"
 #define DEADLINE_MS 20000
@@ -63,15 +63,9 @@ static void
 run_evbus_input (Result *result, const char *input, ...)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_auto (GStrv) env = g_get_environ ();
-  g_autoptr (GError) error = NULL;
-  GString *texts[2] = { g_string_new (NULL), g_string_new (NULL) };
-  gint64 deadline = g_get_monotonic_time () + DEADLINE_MS * G_TIME_SPAN_MILLISECOND;
-  int fds[2], in;
   const char *arg;
-  int wait_status;
   va_list args;
-  GPid pid;
+  TestChild child;
 
   g_ptr_array_add (argv, (char *) EVB_TEST_EVBUS);
   va_start (args, input);
@@ -80,61 +74,18 @@ run_evbus_input (Result *result, const char *input, ...)
   va_end (args);
   g_ptr_array_add (argv, NULL);
 
-  env = g_environ_setenv (env, "LC_ALL", "C", TRUE);
-  env = g_environ_unsetenv (env, "G_MESSAGES_DEBUG");
-  if (!g_spawn_async_with_pipes (EXPLAIN_DIR, (char **) argv->pdata, env, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
-                                 &pid, &in, &fds[0], &fds[1], &error))
-    fail_msg ("cannot run %s: %s", EVB_TEST_EVBUS, error->message);
-
+  child_start_or_fail (&child, EXPLAIN_DIR, (const char *const *) argv->pdata, NULL, TEST_CHILD_STDIN_PIPE, NULL,
+                       NULL);
   /* An event is small: the pipe takes it whole before evbus reads. */
   if (input != NULL)
-    write_all (in, input);
-  close (in);
-
-  while (fds[0] >= 0 || fds[1] >= 0)
-    {
-      struct pollfd polled[2];
-      gint64 left_ms = (deadline - g_get_monotonic_time ()) / 1000;
-
-      if (left_ms <= 0)
-        {
-          kill (pid, SIGKILL);
-          fail_msg ("evbus did not finish; stdout:\n%s\nstderr:\n%s", texts[0]->str, texts[1]->str);
-        }
-      for (int i = 0; i < 2; i++)
-        {
-          polled[i].fd = fds[i];
-          polled[i].events = POLLIN;
-          polled[i].revents = 0;
-        }
-      if (poll (polled, 2, (int) left_ms) < 0 && errno != EINTR)
-        fail_msg ("poll: %s", g_strerror (errno));
-      for (int i = 0; i < 2; i++)
-        if (polled[i].revents != 0)
-          {
-            char buffer[4096];
-            ssize_t got = read (fds[i], buffer, sizeof buffer);
-
-            if (got > 0)
-              g_string_append_len (texts[i], buffer, got);
-            else if (got == 0 || errno != EINTR)
-              {
-                close (fds[i]);
-                fds[i] = -1;
-              }
-          }
-    }
-
-  assert_int_equal (waitpid (pid, &wait_status, 0), pid);
-  g_spawn_close_pid (pid);
-  result->out = g_string_free (texts[0], FALSE);
-  result->err = g_string_free (texts[1], FALSE);
-  if (WIFEXITED (wait_status))
-    result->status = WEXITSTATUS (wait_status);
-  else if (WIFSIGNALED (wait_status))
-    result->status = 128 + WTERMSIG (wait_status);
-  else
-    result->status = -1;
+    write_all (child.in, input);
+  close (child.in);
+  child.in = -1;
+  child_finish_or_fail (&child, DEADLINE_MS);
+  result->status = child.status;
+  result->out = g_string_free (g_steal_pointer (&child.out_text), FALSE);
+  result->err = g_string_free (g_steal_pointer (&child.err_text), FALSE);
+  test_child_clear (&child);
 }
 
 #define run_evbus(result, ...) run_evbus_input (result, NULL, __VA_ARGS__, NULL)

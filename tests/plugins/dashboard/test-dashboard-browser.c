@@ -12,6 +12,7 @@
  *
  * Skipped only when /usr/bin/chromium is absent. */
 #include "dashboard-test.h"
+#include "temp-dir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -321,26 +322,6 @@ browser_gone (EvbHarness *harness, gpointer user_data)
 }
 
 static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  if (dir != NULL)
-    g_dir_close (dir);
-  g_rmdir (path);
-}
-
-static void
 browser_stop (Browser *browser)
 {
   g_autoptr (GError) error = NULL;
@@ -364,7 +345,7 @@ browser_stop (Browser *browser)
   g_object_unref (browser->cancellable);
   g_byte_array_unref (browser->incoming);
   g_hash_table_unref (browser->replies);
-  remove_tree (browser->profile);
+  temp_dir_remove (browser->profile);
   g_free (browser->profile);
   g_free (browser->session);
   g_free (browser);

@@ -19,7 +19,6 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
@@ -27,51 +26,12 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
+#include "child-or-fail.h"
+
 #define DEADLINE_MS 30000
 /* The child's open-file limit in the EMFILE test: above what evbus
  * needs to start (under the sanitizers too), below the clients it gets. */
 #define FD_LIMIT 64
-
-typedef struct {
-  GPid pid;
-  int out;
-  int err;
-  GString *out_text;
-  GString *err_text;
-  char *dir;
-  int status; /* exit code, or 128 + signal */
-} Child;
-
-/* A folder with pipeline.json holding @config. */
-static char *
-config_dir (const char *config)
-{
-  g_autoptr (GError) error = NULL;
-  char *dir = g_dir_make_tmp ("evbus-dash-front-XXXXXX", &error);
-  g_autofree char *file = NULL;
-
-  if (dir == NULL)
-    fail_msg ("mkdtemp: %s", error->message);
-  file = g_build_filename (dir, "pipeline.json", NULL);
-  if (!g_file_set_contents (file, config, -1, &error))
-    fail_msg ("%s: %s", file, error->message);
-  return dir;
-}
-
-static void
-remove_dir (const char *dir)
-{
-  g_autoptr (GDir) folder = g_dir_open (dir, 0, NULL);
-  const char *name;
-
-  while (folder != NULL && (name = g_dir_read_name (folder)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-
-      g_unlink (path);
-    }
-  g_rmdir (dir);
-}
 
 /* In the child, before exec: the file-descriptor limit to run under
  * (0: as inherited). */
@@ -87,119 +47,44 @@ limit_fds (gpointer data)
   setrlimit (RLIMIT_NOFILE, &rl);
 }
 
-/* Starts `evbus COMMAND [OPTION] pipeline.json` in @dir (taken), under
+/* Starts `evbus COMMAND [OPTION] pipeline.json` in a fresh folder holding
+ * @config as pipeline.json (removed when the child is finished), under
  * @fd_limit open files (0: as inherited). */
 static void
-child_spawn (Child *child, char *dir, const char *command, const char *option, guint fd_limit)
+child_start (TestChild *child, const char *command, const char *option, const char *config, guint fd_limit)
 {
   const char *argv[] = { EVB_TEST_EVBUS, command, option != NULL ? option : "pipeline.json",
                          option != NULL ? "pipeline.json" : NULL, NULL };
-  g_auto (GStrv) env = g_get_environ ();
-  g_autoptr (GError) error = NULL;
+  char *dir = child_dir_new_or_fail ("evbus-dash-front-XXXXXX", "pipeline.json", config);
 
-  env = g_environ_setenv (env, "LC_ALL", "C", TRUE);
-  env = g_environ_unsetenv (env, "G_MESSAGES_DEBUG");
-  memset (child, 0, sizeof *child);
+  child_start_or_fail (child, dir, argv, NULL, TEST_CHILD_DEFAULT, limit_fds, GUINT_TO_POINTER (fd_limit));
   child->dir = dir;
-  if (!g_spawn_async_with_pipes (child->dir, (char **) argv, env, G_SPAWN_DO_NOT_REAP_CHILD, limit_fds,
-                                 GUINT_TO_POINTER (fd_limit),
-                                 &child->pid, NULL, &child->out, &child->err, &error))
-    fail_msg ("cannot start %s: %s", EVB_TEST_EVBUS, error->message);
-  child->out_text = g_string_new (NULL);
-  child->err_text = g_string_new (NULL);
 }
-
-/* The same in a fresh folder holding @config as pipeline.json. */
-static void
-child_start (Child *child, const char *command, const char *option, const char *config, guint fd_limit)
-{
-  child_spawn (child, config_dir (config), command, option, fd_limit);
-}
-
-/* Reads what is there, waiting at most until @deadline (monotonic µs).
- * FALSE once both streams are closed. */
-static gboolean
-child_read (Child *child, gint64 deadline)
-{
-  struct pollfd fds[2] = { { .fd = child->out, .events = POLLIN }, { .fd = child->err, .events = POLLIN } };
-  GString *texts[2] = { child->out_text, child->err_text };
-  int *ends[2] = { &child->out, &child->err };
-  int n;
-
-  if (child->out < 0 && child->err < 0)
-    return FALSE;
-  n = poll (fds, 2, (int) MAX (0, (deadline - g_get_monotonic_time ()) / 1000));
-  if (n < 0 && errno != EINTR)
-    fail_msg ("poll: %s", g_strerror (errno));
-  for (int i = 0; i < 2 && n > 0; i++)
-    if (fds[i].revents != 0)
-      {
-        char buffer[4096];
-        ssize_t got = read (*ends[i], buffer, sizeof buffer);
-
-        if (got > 0)
-          g_string_append_len (texts[i], buffer, got);
-        else if (got == 0 || errno != EINTR)
-          {
-            close (*ends[i]);
-            *ends[i] = -1;
-          }
-      }
-  return TRUE;
-}
-
-static void
-child_wait_for (Child *child, GString *stream, const char *text)
-{
-  gint64 deadline = g_get_monotonic_time () + DEADLINE_MS * G_TIME_SPAN_MILLISECOND;
-
-  while (strstr (stream->str, text) == NULL)
-    if (g_get_monotonic_time () >= deadline || !child_read (child, deadline))
-      {
-        kill (child->pid, SIGKILL);
-        fail_msg ("no \"%s\" from evbus; stdout:\n%s\nstderr:\n%s", text, child->out_text->str,
-                  child->err_text->str);
-      }
-}
-
-/* Reads to the end, reaps the child, removes its folder. */
-static void
-child_finish (Child *child)
-{
-  gint64 deadline = g_get_monotonic_time () + DEADLINE_MS * G_TIME_SPAN_MILLISECOND;
-  int wait_status;
-
-  while (child_read (child, deadline))
-    if (g_get_monotonic_time () >= deadline)
-      {
-        kill (child->pid, SIGKILL);
-        fail_msg ("evbus did not exit; stdout:\n%s\nstderr:\n%s", child->out_text->str, child->err_text->str);
-      }
-  assert_int_equal (waitpid (child->pid, &wait_status, 0), child->pid);
-  g_spawn_close_pid (child->pid);
-  child->status = WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : 128 + WTERMSIG (wait_status);
-  remove_dir (child->dir);
-}
-
-static void
-child_clear (Child *child)
-{
-  g_string_free (child->out_text, TRUE);
-  g_string_free (child->err_text, TRUE);
-  g_free (child->dir);
-}
-
 
 /* ---- the dashboard in a child ---- */
+
+/* The evbus of the running test: when its port refuses, say how it ended. */
+static TestChild *running_child;
+
+typedef struct {
+  GRegex *url;
+  GMatchInfo *match;
+} UrlWait;
+
+static gboolean
+dashboard_logged_url (TestChild *child, gpointer data)
+{
+  UrlWait *wait = data;
+
+  g_clear_pointer (&wait->match, g_match_info_unref);
+  return g_regex_match (wait->url, child->err_text->str, 0, &wait->match);
+}
 
 /* `evbus run` with the dashboard ("d", @dash_config fields after listen)
  * and the misbehave plugin ("m", @m_config), host settings @host and
  * @routes; returns the port the dashboard logged. */
-/* The evbus of the running test: when its port refuses, say how it ended. */
-static Child *running_child;
-
 static guint
-dash_start (Child *child, const char *host, const char *dash_config, const char *m_config, const char *routes,
+dash_start (TestChild *child, const char *host, const char *dash_config, const char *m_config, const char *routes,
             guint fd_limit)
 {
   g_autofree char *config = g_strdup_printf (
@@ -209,35 +94,29 @@ dash_start (Child *child, const char *host, const char *dash_config, const char 
     " \"routes\": %s}",
     host, m_config, dash_config[0] != '\0' ? ", " : "", dash_config, routes);
   g_autoptr (GRegex) url = g_regex_new ("http://127\\.0\\.0\\.1:([0-9]+)/\n", 0, 0, NULL);
-  gint64 deadline = g_get_monotonic_time () + DEADLINE_MS * G_TIME_SPAN_MILLISECOND;
-  g_autoptr (GMatchInfo) match = NULL;
+  UrlWait wait = { url, NULL };
+  g_autoptr (GError) error = NULL;
   g_autofree char *port = NULL;
 
   /* The dashboard loads last, so that its URL means every plugin is in:
    * a test that floods the port must not starve a later plugin's load
    * of file descriptors. */
   child_start (child, "run", NULL, config, fd_limit);
-  while (!g_regex_match (url, child->err_text->str, 0, &match))
-    {
-      g_clear_pointer (&match, g_match_info_unref);
-      if (g_get_monotonic_time () >= deadline || !child_read (child, deadline))
-        {
-          kill (child->pid, SIGKILL);
-          fail_msg ("no URL from the dashboard; stderr:\n%s", child->err_text->str);
-        }
-    }
-  port = g_match_info_fetch (match, 1);
+  if (!test_child_wait_until (child, dashboard_logged_url, &wait, "URL from the dashboard", DEADLINE_MS, &error))
+    fail_msg ("%s", error->message);
+  port = g_match_info_fetch (wait.match, 1);
+  g_match_info_unref (wait.match);
   running_child = child;
   return (guint) g_ascii_strtoull (port, NULL, 10);
 }
 
 static void
-dash_kill (Child *child)
+dash_kill (TestChild *child)
 {
   running_child = NULL;
   kill (child->pid, SIGKILL);
-  child_finish (child);
-  child_clear (child);
+  child_finish_or_fail (child, DEADLINE_MS);
+  test_child_clear (child);
 }
 
 /* ---- raw HTTP ---- */
@@ -255,10 +134,10 @@ connect_to (guint port)
 
       if (running_child != NULL)
         {
-          Child *child = g_steal_pointer (&running_child);
+          TestChild *child = g_steal_pointer (&running_child);
 
           kill (child->pid, SIGKILL);
-          child_finish (child);
+          child_finish_or_fail (child, DEADLINE_MS);
           fail_msg ("connect to port %u: %s; evbus ended with status %d; stderr:\n%s", port, g_strerror (saved),
                     child->status, child->err_text->str);
         }
@@ -366,14 +245,14 @@ metric (const char *metrics, const char *name_and_labels)
 static void
 test_healthz_while_stalled (void **state)
 {
-  Child child;
+  TestChild child;
   guint port = dash_start (&child, "{\"stall_ms\": 200}", "", "{}", "[{\"on\": \"tick\", \"handler\": \"m.block\"}]", 0);
   g_autofree char *response = NULL;
   g_autoptr (GRegex) reason = g_regex_new (
     "^unhealthy\nmain loop stalled for [0-9]+\\.[0-9] s, running handler m\\.block \\(plugin m, file "
     MISBEHAVE_PLUGIN "\\) on event tick id [0-9]+\n$", 0, 0, NULL);
 
-  child_wait_for (&child, child.out_text, "blocking 1\n");
+  child_wait_for_or_fail (&child, child.out_text, "blocking 1\n", DEADLINE_MS);
   response = poll_status (port, GET ("/healthz"), 503);
   if (!g_regex_match (reason, body_of (response), 0, NULL))
     fail_msg ("unexpected /healthz body:\n%s", body_of (response));
@@ -385,7 +264,7 @@ test_healthz_while_stalled (void **state)
 static void
 test_foreign_hosts_refused (void **state)
 {
-  Child child;
+  TestChild child;
   guint port = dash_start (&child, "{}", "", "{\"count\": 0}", "[]", 0);
   const char *const absolute
     = "forbidden: this dashboard answers only to a path (GET /path), not to an absolute URL\n";
@@ -418,7 +297,7 @@ test_foreign_hosts_refused (void **state)
 static void
 test_idle_connections_closed (void **state)
 {
-  Child child;
+  TestChild child;
   guint port = dash_start (&child, "{}", "\"header_timeout_s\": 1", "{\"count\": 0}", "[]", 0);
   int silent = connect_to (port);
   int half = connect_to (port);
@@ -442,7 +321,7 @@ test_idle_connections_closed (void **state)
 static void
 test_connection_cap (void **state)
 {
-  Child child;
+  TestChild child;
   guint port = dash_start (&child, "{}", "\"max_connections\": 2", "{\"count\": 0}", "[]", 0);
   int first = connect_to (port);
   int second = connect_to (port);
@@ -466,7 +345,7 @@ test_connection_cap (void **state)
 static void
 test_emfile_recovery (void **state)
 {
-  Child child;
+  TestChild child;
   guint port = dash_start (&child, "{}", "\"header_timeout_s\": 600", "{\"count\": 0}", "[]", FD_LIMIT);
   int clients[FD_LIMIT + 16];
   g_autofree char *metrics = NULL;
@@ -475,14 +354,14 @@ test_emfile_recovery (void **state)
 
   for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
     clients[i] = connect_to (port);
-  child_wait_for (&child, child.err_text, log_line);
+  child_wait_for_or_fail (&child, child.err_text, log_line, DEADLINE_MS);
   for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
     close (clients[i]);
   ok = poll_status (port, GET ("/healthz"), 200);
   assert_string_equal (body_of (ok), "ok\n");
   metrics = poll_status (port, GET ("/metrics"), 200);
   assert_true (metric (metrics, "evbus_dashboard_http_accept_fd_exhausted_total") >= 1);
-  child_wait_for (&child, child.err_text, "dashboard: accepting connections again\n");
+  child_wait_for_or_fail (&child, child.err_text, "dashboard: accepting connections again\n", DEADLINE_MS);
   /* Logged once per episode, not once per failed accept. */
   assert_ptr_equal (strstr (strstr (child.err_text->str, log_line) + 1, log_line), NULL);
   dash_kill (&child);
@@ -493,7 +372,7 @@ test_emfile_recovery (void **state)
 static void
 test_process_metrics (void **state)
 {
-  Child child;
+  TestChild child;
   guint port = dash_start (&child, "{}", "", "{\"count\": 0}", "[]", 0);
   g_autofree char *response = request (port, GET ("/metrics"));
   const char *metrics = body_of (response);

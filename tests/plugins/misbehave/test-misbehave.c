@@ -7,164 +7,48 @@
  * plugin says "blocking 1", "stuck 2", ... before it misbehaves), with a
  * deadline that fails the test.  Each test writes its config into a
  * fresh folder; the plugin is found through EVBUS_PLUGIN_PATH. */
-#include <errno.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#include "child-or-fail.h"
+
 #define PLUGIN_SO EVB_TEST_PLUGIN_DIR "/evbus-misbehave.so"
 #define DEADLINE_MS 30000
 
-typedef struct {
-  GPid pid;
-  int out;
-  int err;
-  GString *out_text;
-  GString *err_text;
-  char *dir;
-  int status; /* exit code, or 128 + signal */
-} Child;
+/* Starts `evbus COMMAND [OPTION] pipeline.json` in @dir (taken: removed
+ * when the child is finished). */
+static void
+child_spawn (TestChild *child, char *dir, const char *command, const char *option)
+{
+  const char *argv[] = { EVB_TEST_EVBUS, command, option != NULL ? option : "pipeline.json",
+                         option != NULL ? "pipeline.json" : NULL, NULL };
+  g_auto (GStrv) env = g_environ_setenv (test_child_environ (), "EVBUS_PLUGIN_PATH", EVB_TEST_PLUGIN_DIR, TRUE);
+
+  child_start_or_fail (child, dir, argv, (const char *const *) env, TEST_CHILD_DEFAULT, NULL, NULL);
+  child->dir = dir;
+}
 
 /* A folder with pipeline.json holding @config. */
 static char *
 config_dir (const char *config)
 {
-  g_autoptr (GError) error = NULL;
-  char *dir = g_dir_make_tmp ("evbus-misbehave-XXXXXX", &error);
-  g_autofree char *file = NULL;
-
-  if (dir == NULL)
-    fail_msg ("mkdtemp: %s", error->message);
-  file = g_build_filename (dir, "pipeline.json", NULL);
-  if (!g_file_set_contents (file, config, -1, &error))
-    fail_msg ("%s: %s", file, error->message);
-  return dir;
-}
-
-static void
-remove_dir (const char *dir)
-{
-  g_autoptr (GDir) folder = g_dir_open (dir, 0, NULL);
-  const char *name;
-
-  while (folder != NULL && (name = g_dir_read_name (folder)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (dir, name, NULL);
-
-      g_unlink (path);
-    }
-  g_rmdir (dir);
-}
-
-/* Starts `evbus COMMAND [OPTION] pipeline.json` in @dir (taken). */
-static void
-child_spawn (Child *child, char *dir, const char *command, const char *option)
-{
-  const char *argv[] = { EVB_TEST_EVBUS, command, option != NULL ? option : "pipeline.json",
-                         option != NULL ? "pipeline.json" : NULL, NULL };
-  g_auto (GStrv) env = g_get_environ ();
-  g_autoptr (GError) error = NULL;
-
-  env = g_environ_setenv (env, "EVBUS_PLUGIN_PATH", EVB_TEST_PLUGIN_DIR, TRUE);
-  env = g_environ_setenv (env, "LC_ALL", "C", TRUE);
-  env = g_environ_unsetenv (env, "G_MESSAGES_DEBUG");
-  memset (child, 0, sizeof *child);
-  child->dir = dir;
-  if (!g_spawn_async_with_pipes (child->dir, (char **) argv, env, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
-                                 &child->pid, NULL, &child->out, &child->err, &error))
-    fail_msg ("cannot start %s: %s", EVB_TEST_EVBUS, error->message);
-  child->out_text = g_string_new (NULL);
-  child->err_text = g_string_new (NULL);
+  return child_dir_new_or_fail ("evbus-misbehave-XXXXXX", "pipeline.json", config);
 }
 
 /* The same in a fresh folder holding @config as pipeline.json. */
 static void
-child_start (Child *child, const char *command, const char *option, const char *config)
+child_start (TestChild *child, const char *command, const char *option, const char *config)
 {
   child_spawn (child, config_dir (config), command, option);
-}
-
-/* Reads what is there, waiting at most until @deadline (monotonic µs).
- * FALSE once both streams are closed. */
-static gboolean
-child_read (Child *child, gint64 deadline)
-{
-  struct pollfd fds[2] = { { .fd = child->out, .events = POLLIN }, { .fd = child->err, .events = POLLIN } };
-  GString *texts[2] = { child->out_text, child->err_text };
-  int *ends[2] = { &child->out, &child->err };
-  int n;
-
-  if (child->out < 0 && child->err < 0)
-    return FALSE;
-  n = poll (fds, 2, (int) MAX (0, (deadline - g_get_monotonic_time ()) / 1000));
-  if (n < 0 && errno != EINTR)
-    fail_msg ("poll: %s", g_strerror (errno));
-  for (int i = 0; i < 2 && n > 0; i++)
-    if (fds[i].revents != 0)
-      {
-        char buffer[4096];
-        ssize_t got = read (*ends[i], buffer, sizeof buffer);
-
-        if (got > 0)
-          g_string_append_len (texts[i], buffer, got);
-        else if (got == 0 || errno != EINTR)
-          {
-            close (*ends[i]);
-            *ends[i] = -1;
-          }
-      }
-  return TRUE;
-}
-
-static void
-child_wait_for (Child *child, GString *stream, const char *text)
-{
-  gint64 deadline = g_get_monotonic_time () + DEADLINE_MS * G_TIME_SPAN_MILLISECOND;
-
-  while (strstr (stream->str, text) == NULL)
-    if (g_get_monotonic_time () >= deadline || !child_read (child, deadline))
-      {
-        kill (child->pid, SIGKILL);
-        fail_msg ("no \"%s\" from evbus; stdout:\n%s\nstderr:\n%s", text, child->out_text->str,
-                  child->err_text->str);
-      }
-}
-
-/* Reads to the end, reaps the child, removes its folder. */
-static void
-child_finish (Child *child)
-{
-  gint64 deadline = g_get_monotonic_time () + DEADLINE_MS * G_TIME_SPAN_MILLISECOND;
-  int wait_status;
-
-  while (child_read (child, deadline))
-    if (g_get_monotonic_time () >= deadline)
-      {
-        kill (child->pid, SIGKILL);
-        fail_msg ("evbus did not exit; stdout:\n%s\nstderr:\n%s", child->out_text->str, child->err_text->str);
-      }
-  assert_int_equal (waitpid (child->pid, &wait_status, 0), child->pid);
-  g_spawn_close_pid (child->pid);
-  child->status = WIFEXITED (wait_status) ? WEXITSTATUS (wait_status) : 128 + WTERMSIG (wait_status);
-  remove_dir (child->dir);
-}
-
-static void
-child_clear (Child *child)
-{
-  g_string_free (child->out_text, TRUE);
-  g_string_free (child->err_text, TRUE);
-  g_free (child->dir);
 }
 
 /* A config: the misbehave plugin as "m" with @plugin_config, host
@@ -186,20 +70,20 @@ test_blocked_handler_second_sigint (void **state)
 {
   g_autofree char *config = pipeline ("{\"stall_ms\": 0}", "{}",
                                       "[{\"on\": \"tick\", \"handler\": \"m.block\"}]");
-  Child child;
+  TestChild child;
 
   child_start (&child, "run", NULL, config);
-  child_wait_for (&child, child.out_text, "blocking 1\n");
+  child_wait_for_or_fail (&child, child.out_text, "blocking 1\n", DEADLINE_MS);
   kill (child.pid, SIGINT);
-  child_wait_for (&child, child.err_text, "shutting down");
+  child_wait_for_or_fail (&child, child.err_text, "shutting down", DEADLINE_MS);
   kill (child.pid, SIGINT);
-  child_finish (&child);
+  child_finish_or_fail (&child, DEADLINE_MS);
   assert_string_equal (child.err_text->str,
                        "evbus: SIGINT received, shutting down (grace 5000 ms; SIGINT again forces exit)\n"
                        "evbus: forced exit\n");
   assert_string_equal (child.out_text->str, "blocking 1\n");
   assert_int_equal (child.status, 130);
-  child_clear (&child);
+  test_child_clear (&child);
 }
 
 /* SIGTERM, then SIGINT: the second of either forces the exit, with its
@@ -209,19 +93,19 @@ test_blocked_handler_sigterm_then_sigint (void **state)
 {
   g_autofree char *config = pipeline ("{\"stall_ms\": 0, \"grace_ms\": 100}", "{}",
                                       "[{\"on\": \"tick\", \"handler\": \"m.block\"}]");
-  Child child;
+  TestChild child;
 
   child_start (&child, "run", NULL, config);
-  child_wait_for (&child, child.out_text, "blocking 1\n");
+  child_wait_for_or_fail (&child, child.out_text, "blocking 1\n", DEADLINE_MS);
   kill (child.pid, SIGTERM);
-  child_wait_for (&child, child.err_text, "shutting down");
+  child_wait_for_or_fail (&child, child.err_text, "shutting down", DEADLINE_MS);
   kill (child.pid, SIGINT);
-  child_finish (&child);
+  child_finish_or_fail (&child, DEADLINE_MS);
   assert_string_equal (child.err_text->str,
                        "evbus: SIGTERM received, shutting down (grace 100 ms; SIGTERM again forces exit)\n"
                        "evbus: forced exit\n");
   assert_int_equal (child.status, 130);
-  child_clear (&child);
+  test_child_clear (&child);
 }
 
 /* An init that never returns: signals work during loading too. */
@@ -229,19 +113,19 @@ static void
 test_blocked_init_sigterm_twice (void **state)
 {
   g_autofree char *config = pipeline ("{\"stall_ms\": 0}", "{\"block_init\": true}", "[]");
-  Child child;
+  TestChild child;
 
   child_start (&child, "run", NULL, config);
-  child_wait_for (&child, child.out_text, "init blocking\n");
+  child_wait_for_or_fail (&child, child.out_text, "init blocking\n", DEADLINE_MS);
   kill (child.pid, SIGTERM);
-  child_wait_for (&child, child.err_text, "shutting down");
+  child_wait_for_or_fail (&child, child.err_text, "shutting down", DEADLINE_MS);
   kill (child.pid, SIGTERM);
-  child_finish (&child);
+  child_finish_or_fail (&child, DEADLINE_MS);
   assert_string_equal (child.err_text->str,
                        "evbus: SIGTERM received, shutting down (grace 5000 ms; SIGTERM again forces exit)\n"
                        "evbus: forced exit\n");
   assert_int_equal (child.status, 143);
-  child_clear (&child);
+  test_child_clear (&child);
 }
 
 /* SIGHUP is logged and the host carries on; SIGTERM then shuts it down
@@ -251,21 +135,21 @@ test_sighup_carries_on (void **state)
 {
   g_autofree char *config = pipeline ("{\"stall_ms\": 0}", "{\"count\": 1}",
                                       "[{\"on\": \"tick\", \"handler\": \"m.ran\"}]");
-  Child child;
+  TestChild child;
 
   child_start (&child, "run", NULL, config);
-  child_wait_for (&child, child.out_text, "ran 1\n");
+  child_wait_for_or_fail (&child, child.out_text, "ran 1\n", DEADLINE_MS);
   kill (child.pid, SIGHUP);
-  child_wait_for (&child, child.err_text, "carrying on\n");
+  child_wait_for_or_fail (&child, child.err_text, "carrying on\n", DEADLINE_MS);
   kill (child.pid, SIGTERM);
-  child_finish (&child);
+  child_finish_or_fail (&child, DEADLINE_MS);
   assert_string_equal (child.err_text->str,
                        "evbus: SIGHUP received: reloading is not supported yet, carrying on\n"
                        "evbus: SIGTERM received, shutting down (grace 5000 ms; SIGTERM again forces exit)\n"
                        "evbus: dispatched 1 events, dropped 0, unhandled 0; jobs: 0 completed, 0 failed, "
                        "0 cancelled\n");
   assert_int_equal (child.status, 0);
-  child_clear (&child);
+  test_child_clear (&child);
 }
 
 /* ---- plugin files that are not files ---- */
@@ -279,17 +163,17 @@ check_fifo (const char *command)
   char *dir = config_dir (config);
   g_autofree char *fifo = g_build_filename (dir, "fifo.so", NULL);
   g_autofree char *expected = NULL;
-  Child child;
+  TestChild child;
 
   assert_int_equal (mkfifo (fifo, 0600), 0);
   child_spawn (&child, dir, command, NULL);
-  child_finish (&child);
+  child_finish_or_fail (&child, DEADLINE_MS);
   expected = g_strdup_printf ("pipeline.json:1:28: plugins[0].path: \"%s\" is not a regular file but a FIFO: "
                               "give the path of a plugin's .so file\n",
                               fifo);
   assert_string_equal (child.err_text->str, expected);
   assert_int_equal (child.status, 2);
-  child_clear (&child);
+  test_child_clear (&child);
 }
 
 static void
@@ -315,14 +199,14 @@ check_crash (const char *handler, const char *mode, const char *said, const char
   g_autofree char *line = g_strdup_printf ("evbus: %s in handler m.%s (plugin m, file %s) on event tick id 1\n",
                                            signal_name, handler, PLUGIN_SO);
   g_autofree char *out = g_strdup_printf ("%s 1\n", said);
-  Child child;
+  TestChild child;
 
   child_start (&child, "run", NULL, config);
-  child_finish (&child);
+  child_finish_or_fail (&child, DEADLINE_MS);
   assert_string_equal (child.err_text->str, line);
   assert_string_equal (child.out_text->str, out);
   assert_int_equal (child.status, status);
-  child_clear (&child);
+  test_child_clear (&child);
 }
 
 static void
@@ -366,10 +250,10 @@ test_watchdog_reports_stall (void **state)
     "WARNING \\*\\*: [0-9:.]+: main loop turns again after a stall of ([0-9]+) ms\n", 0, 0, NULL);
   g_autoptr (GMatchInfo) match = NULL;
   g_autofree char *length = NULL;
-  Child child;
+  TestChild child;
 
   child_start (&child, "run", "--exit-when-idle", config);
-  child_finish (&child);
+  child_finish_or_fail (&child, DEADLINE_MS);
   assert_int_equal (child.status, 0);
   assert_true (g_regex_match (stalled, child.err_text->str, 0, &match));
   length = g_match_info_fetch (match, 1);
@@ -382,7 +266,7 @@ test_watchdog_reports_stall (void **state)
   assert_true (g_str_has_suffix (child.err_text->str,
                                  "evbus: dispatched 1 events, dropped 0, unhandled 0; jobs: 0 completed, 0 failed, "
                                  "0 cancelled; main loop stalled 1 time\n"));
-  child_clear (&child);
+  test_child_clear (&child);
 }
 
 /* ---- the pool ---- */
@@ -398,16 +282,16 @@ test_stuck_jobs_do_not_starve (void **state)
     "{\"stall_ms\": 0, \"workers\": 2, \"grace_ms\": 1500}", "{\"count\": 2}",
     "[{\"on\": \"tick\", \"handler\": \"m.stuck\", \"mode\": \"async\", \"timeout_ms\": 100, \"priority\": 1},"
     " {\"on\": \"tick\", \"handler\": \"m.ran\", \"mode\": \"async\"}]");
-  Child child;
+  TestChild child;
   gint64 signalled;
   gint64 took_ms;
 
   child_start (&child, "run", NULL, config);
-  child_wait_for (&child, child.out_text, "ran 1\n");
-  child_wait_for (&child, child.out_text, "ran 2\n");
+  child_wait_for_or_fail (&child, child.out_text, "ran 1\n", DEADLINE_MS);
+  child_wait_for_or_fail (&child, child.out_text, "ran 2\n", DEADLINE_MS);
   signalled = g_get_monotonic_time ();
   kill (child.pid, SIGTERM);
-  child_finish (&child);
+  child_finish_or_fail (&child, DEADLINE_MS);
   took_ms = (g_get_monotonic_time () - signalled) / 1000;
   assert_true (g_str_has_suffix (child.err_text->str,
                                  "evbus: dispatched 2 events, dropped 0, unhandled 0; jobs: 2 completed, 0 failed, "
@@ -415,7 +299,7 @@ test_stuck_jobs_do_not_starve (void **state)
   assert_int_equal (child.status, 0);
   /* The grace period once (today's three would be 4.5 s). */
   assert_in_range (took_ms, 1500, 2900);
-  child_clear (&child);
+  test_child_clear (&child);
 }
 
 int
