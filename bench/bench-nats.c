@@ -3,9 +3,11 @@
  *   bench-nats [--quick] [--rounds N] [--only VARIANT] [--no-peer]
  *
  * Starts `nats-server -js` on a free loopback port (-p -1 and a ports
- * file; -p 0 would bind 4222) with a temporary store, and real `evbus run`
- * worker processes with generated configs; the front host is this
- * process (a harness bus with plugins/nats), so it can count receipts.
+ * file; -p 0 would bind 4222) with a temporary store, as the nats
+ * plugin's tests do (tests/common/nats-server.c, one starter for both),
+ * and real `evbus run` worker processes with generated configs; the front
+ * host is this process (a harness bus with plugins/nats), so it can count
+ * receipts.
  * Worker hosts load bench-nats-plugin.c, whose ledger lines say which job
  * was done, where, on which delivery and when (CLOCK_MONOTONIC, shared by
  * every process of the machine).
@@ -33,6 +35,9 @@
 #include <evbus/harness.h>
 #include <nats/nats.h>
 
+#include "nats-server.h"
+#include "temp-dir.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -53,9 +58,7 @@
 #define MAX_ACK_PENDING 1000
 
 static char *work_dir;
-static char *server_url;
-static GPid server_pid;
-static int server_log_fd = -1; /* kept open until it exits: a closed pipe would SIGPIPE it */
+static NatsServer server; /* tests/common/nats-server.h, shared with the nats plugin's tests */
 
 static void
 die_with_parent (gpointer data)
@@ -72,105 +75,6 @@ reap (GPid pid, int signal_number)
   while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
     ;
   g_spawn_close_pid (pid);
-}
-
-static void
-remove_tree (const char *path)
-{
-  GDir *dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  if (dir != NULL)
-    g_dir_close (dir);
-  g_rmdir (path);
-}
-
-/* ---- the server --------------------------------------------------------- */
-
-static char *
-server_program (void)
-{
-  char *path = g_find_program_in_path ("nats-server");
-
-  /* Debian installs it in /usr/sbin, not on every user's PATH. */
-  if (path == NULL && g_file_test ("/usr/sbin/nats-server", G_FILE_TEST_IS_EXECUTABLE))
-    path = g_strdup ("/usr/sbin/nats-server");
-  return path;
-}
-
-/* The URL in the ports file ({"nats": ["nats://127.0.0.1:PORT"], ...}). */
-static char *
-read_ports_file (void)
-{
-  GDir *dir = g_dir_open (work_dir, 0, NULL);
-  const char *name;
-  char *url = NULL;
-
-  while (url == NULL && dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    if (g_str_has_suffix (name, ".ports"))
-      {
-        g_autofree char *path = g_build_filename (work_dir, name, NULL);
-        json_t *ports = json_load_file (path, 0, NULL);
-        const char *first = json_string_value (json_array_get (json_object_get (ports, "nats"), 0));
-
-        url = g_strdup (first);
-        json_decref (ports);
-      }
-  if (dir != NULL)
-    g_dir_close (dir);
-  return url;
-}
-
-/* Starts the server and waits for its "Server is ready" on stderr (blocking
- * reads that end at that line or when it dies).  The URL comes from the
- * ports file when it is there already, else from the log line "Listening
- * for client connections on HOST:PORT" (the server may write the file
- * just after saying it is ready). */
-static void
-server_start (void)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *program = server_program ();
-  g_autofree char *store = g_build_filename (work_dir, "store", NULL);
-  g_autoptr (GString) log = g_string_new (NULL);
-  char buffer[4096];
-  gssize got;
-
-  if (program == NULL)
-    g_error ("bench-nats: nats-server is not installed (apt-get install nats-server)");
-  {
-    const char *argv[] = { program, "-a", "127.0.0.1", "-p", "-1", "-js", "-sd", store,
-                           "--ports_file_dir", work_dir, NULL };
-
-    if (!g_spawn_async_with_pipes (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL,
-                                   die_with_parent, NULL, &server_pid, NULL, NULL, &server_log_fd,
-                                   &error))
-      g_error ("bench-nats: cannot start nats-server: %s", error->message);
-  }
-  while (strstr (log->str, "Server is ready") == NULL && (got = read (server_log_fd, buffer, sizeof buffer)) != 0)
-    if (got > 0)
-      g_string_append_len (log, buffer, got);
-    else if (errno != EINTR)
-      break;
-  server_url = read_ports_file ();
-  if (server_url == NULL && strstr (log->str, "Listening for client connections on ") != NULL)
-    {
-      const char *address = strstr (log->str, "Listening for client connections on ")
-                            + strlen ("Listening for client connections on ");
-
-      server_url = g_strdup_printf ("nats://%.*s", (int) strcspn (address, "\r\n"), address);
-    }
-  if (strstr (log->str, "Server is ready") == NULL || server_url == NULL)
-    g_error ("bench-nats: nats-server did not start:\n%s", log->str);
 }
 
 /* ---- worker hosts ------------------------------------------------------- */
@@ -244,7 +148,7 @@ worker_config (const char *host, const char *stream, const char *prefix, guint w
     "  {\"name\": \"bn\", \"path\": \"bench-nats-worker\", \"config\": {\"path\": \"%s\", \"host\": \"%s\","
     "   \"delay_ms\": %d}}],"
     " \"routes\": [{\"on\": \"%s\", \"handler\": \"bn.work\", \"mode\": \"async\"}]}",
-    workers, server_url, host, stream, prefix, prefix, ack_wait_ms, max_ack_pending, ledger, host, DELAY_MS,
+    workers, server.url, host, stream, prefix, prefix, ack_wait_ms, max_ack_pending, ledger, host, DELAY_MS,
     job_type);
 }
 
@@ -253,7 +157,7 @@ front_config (const char *stream, const char *prefix, guint ack_wait_ms, guint m
 {
   return g_strdup_printf ("{\"servers\": [\"%s\"], \"host\": \"front\", \"work_stream\": \"%s\", \"work_prefix\": "
                           "\"%s\", \"dead_letter_prefix\": \"%s-dead\", \"ack_wait_ms\": %u, \"max_ack_pending\": %u}",
-                          server_url, stream, prefix, prefix, ack_wait_ms, max_ack_pending);
+                          server.url, stream, prefix, prefix, ack_wait_ms, max_ack_pending);
 }
 
 /* ---- the ledger: read as it grows --------------------------------------- */
@@ -696,7 +600,7 @@ fanout (EvbHarness *harness, const BenchOptions *options)
     "   \"import\": [\"fan.>\"]}},"
     "  {\"name\": \"bn\", \"path\": \"bench-nats-worker\", \"config\": {\"path\": \"%s\", \"every\": %d}}],"
     " \"routes\": [{\"on\": \"fan.>\", \"handler\": \"bn.count\"}]}",
-    server_url, path, EVERY);
+    server.url, path, EVERY);
   guint events = options->quick ? 10000 : 50000;
   double evbus[16], peer[16], ratios[16], sent[16], peer_headers[16], ratios_headers[16];
   CountWait wait = { .path = path };
@@ -724,8 +628,8 @@ fanout (EvbHarness *harness, const BenchOptions *options)
 
   g_mutex_init (&counter.lock);
   g_cond_init (&counter.cond);
-  if (natsConnection_ConnectTo (&pub, server_url) != NATS_OK
-      || natsConnection_ConnectTo (&sub_conn, server_url) != NATS_OK
+  if (natsConnection_ConnectTo (&pub, server.url) != NATS_OK
+      || natsConnection_ConnectTo (&sub_conn, server.url) != NATS_OK
       || natsConnection_Subscribe (&sub, sub_conn, "peer.fan.>", peer_on_msg, &counter) != NATS_OK
       || natsConnection_Flush (sub_conn) != NATS_OK)
     g_error ("bench-nats: libnats peer: %s", nats_GetLastError (NULL));
@@ -736,7 +640,7 @@ fanout (EvbHarness *harness, const BenchOptions *options)
       wait.after = wait.count;
       wait.goal = wait.count + events;
       b_cpu = process_cpu_us (b);
-      server_cpu = process_cpu_us (server_pid);
+      server_cpu = process_cpu_us (server.pid);
       sent_start = g_get_monotonic_time ();
       emit_fan (harness, events);
       /* What A alone achieves: emitted and published until its bus is idle. */
@@ -747,7 +651,7 @@ fanout (EvbHarness *harness, const BenchOptions *options)
                  "at-most-once: a slow consumer loses them): %s",
                  wait.count - wait.after, events, r, error->message);
       b_cpu = process_cpu_us (b) - b_cpu;
-      server_cpu = process_cpu_us (server_pid) - server_cpu;
+      server_cpu = process_cpu_us (server.pid) - server_cpu;
       evb_harness_run_until_idle (harness, WAIT_MS, NULL);
       evb_harness_clear (harness);
       evbus[r] = (wait.count - wait.first_count) / ((wait.last_us - wait.first_us) / 1e6);
@@ -791,8 +695,9 @@ main (int argc, char **argv)
   work_dir = g_dir_make_tmp ("bench-nats-XXXXXX", &error);
   if (work_dir == NULL)
     g_error ("bench-nats: %s", error->message);
-  server_start ();
-  printf ("# nats-server on %s, work folder %s\n", server_url, work_dir);
+  if (!nats_server_start (&server, &error))
+    g_error ("bench-nats: %s", error->message);
+  printf ("# nats-server on %s, work folder %s\n", server.url, work_dir);
 
   /* The front host: submits (8 threads, each waits for JetStream's ack)
    * and publishes; status events off, as a host with nobody listening
@@ -800,7 +705,7 @@ main (int argc, char **argv)
   harness = evb_harness_new_with_settings ("{\"workers\": 8, \"status_events\": false}", &error);
   kill_front = front_config ("BKILL", "bkill", 2000, 300);
   scale_front = front_config ("BSCALE", "bscale", 30000, MAX_ACK_PENDING);
-  fan_front = g_strdup_printf ("{\"servers\": [\"%s\"], \"host\": \"a\"}", server_url);
+  fan_front = g_strdup_printf ("{\"servers\": [\"%s\"], \"host\": \"a\"}", server.url);
   if (harness == NULL || !evb_harness_add_plugin_file (harness, "kfront", NATS_MODULE, kill_front, &error)
       || !evb_harness_add_plugin_file (harness, "sfront", NATS_MODULE, scale_front, &error)
       || !evb_harness_add_plugin_file (harness, "afront", NATS_MODULE, fan_front, &error)
@@ -818,13 +723,11 @@ main (int argc, char **argv)
     fanout (harness, &options);
 
   evb_harness_free (harness);
-  reap (server_pid, SIGTERM);
-  close (server_log_fd);
+  nats_server_stop (&server);
   if (kept)
-    remove_tree (work_dir);
+    temp_dir_remove (work_dir);
   else
     fprintf (stderr, "bench-nats: kill-9 lost jobs; the ledger and the hosts' logs are in %s\n", work_dir);
   g_free (work_dir);
-  g_free (server_url);
   return kept ? 0 : 1;
 }

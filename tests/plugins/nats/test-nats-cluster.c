@@ -27,7 +27,7 @@ suite_setup (void **state)
 {
   g_autoptr (GError) error = NULL;
 
-  nats_server_start (&server);
+  nats_server_start_or_fail (&server);
   work_dir = g_dir_make_tmp ("evbus-nats-hosts-XXXXXX", &error);
   assert_no_error (error);
   return 0;
@@ -37,7 +37,7 @@ static int
 suite_teardown (void **state)
 {
   nats_server_stop (&server);
-  remove_tree (work_dir);
+  temp_dir_remove (work_dir);
   g_free (work_dir);
   return 0;
 }

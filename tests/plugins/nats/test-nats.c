@@ -14,7 +14,7 @@ static NatsServer server;
 static int
 suite_setup (void **state)
 {
-  nats_server_start (&server);
+  nats_server_start_or_fail (&server);
   return 0;
 }
 
@@ -411,7 +411,7 @@ test_unhealthy_while_disconnected (void **state)
   g_autofree char *before = NULL;
   double seconds;
 
-  nats_server_start (&own);
+  nats_server_start_or_fail (&own);
   config = nats_config (&own, "a", "\"unhealthy_after_ms\": 200, \"reconnect_wait_ms\": 50, "
                                    "\"reconnect_max_wait_ms\": 100");
   add_plugin_or_fail (harness, "nats", NATS_PLUGIN, config);
@@ -433,7 +433,7 @@ test_unhealthy_while_disconnected (void **state)
                                                            "state")),
                        "disconnected");
 
-  nats_server_start (&own);
+  nats_server_start_or_fail (&own);
   if (!evb_harness_run_until (harness, is_healthy, NULL, WAIT_MS, &error))
     fail_msg ("still unhealthy after the server came back: %s", error->message);
   run_until_count_or_fail (harness, "nats.connection", 2);
