@@ -3,6 +3,7 @@
 
 #include "json-size.h"
 #include "plugin-abi.h"
+#include "running.h"
 
 static EvbPluginInstance *
 instance_of (EvbPlugin *plugin)
@@ -28,6 +29,29 @@ on_main_thread (EvbPlugin *plugin, const char *call, GError **error)
   if (error != NULL)
     g_set_error (error, EVB_TRACE_ERROR, EVB_TRACE_ERROR_INVALID, "%s called off the main thread; it is "
                  "main-thread only", call);
+  return FALSE;
+}
+
+/* The one check of every EvbCall entry plugin.h says is "the calling
+ * handler's thread only": a call lives on the stack of the thread that runs
+ * its handler, for as long as the handler runs.  Another thread using it
+ * (a callback on the plugin's own thread, a job finishing on the main
+ * loop) writes the failure the worker is about to read, or into a call
+ * that is gone.  The thread's running record (running.h, kept for the
+ * crash line) says which route's handler it runs, so the check costs one
+ * thread-local read and nothing on the dispatch path.  Refused with a
+ * critical naming the route and the call; the caller returns what tells
+ * a handler to give up. */
+static gboolean
+in_its_call (EvbCall *call, const char *function)
+{
+  const EvbRoute *route = ((EvbCallPrivate *) call)->route;
+
+  if (G_LIKELY (__atomic_load_n (&evb_running_self ()->route, __ATOMIC_RELAXED) == route))
+    return TRUE;
+  g_critical ("route \"%s\": %s called from a thread that is not running its handler; an EvbCall belongs to "
+              "the handler's thread during the call (hand results back to the handler, e.g. with a GAsyncQueue)",
+              route->label, function);
   return FALSE;
 }
 
@@ -123,6 +147,8 @@ api_call_is_cancelled (EvbCall *call)
 {
   EvbCallPrivate *priv = (EvbCallPrivate *) call;
 
+  if (!in_its_call (call, "evb_call_is_cancelled"))
+    return TRUE;
   return priv->job != NULL && g_atomic_int_get (&priv->job->cancel_requested);
 }
 
@@ -131,6 +157,8 @@ api_call_set_error (EvbCall *call, const char *domain, gint code, const char *me
 {
   EvbCallPrivate *priv = (EvbCallPrivate *) call;
 
+  if (!in_its_call (call, "evb_call_fail"))
+    return;
   evb_failure_clear (&priv->failure);
   /* Made valid UTF-8 here, once: a message built from a file's bytes must
    * not cost the failure event (JSON strings are UTF-8) its error.  And
@@ -276,6 +304,8 @@ api_call_wait (EvbCall *call, guint timeout_ms)
   EvbBus *bus;
   gboolean cancelled;
 
+  if (!in_its_call (call, "evb_call_wait"))
+    return TRUE;
   if (priv->job == NULL)
     {
       /* A sync call is never cancelled: the wait is all it can do. */
@@ -346,6 +376,8 @@ api_get_health (EvbPlugin *plugin)
 static json_t *
 api_call_params (EvbCall *call)
 {
+  if (!in_its_call (call, "evb_call_get_params"))
+    return NULL;
   return ((EvbCallPrivate *) call)->route->params;
 }
 

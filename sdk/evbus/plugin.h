@@ -1009,7 +1009,8 @@ evb_plugin_get_health (EvbPlugin *plugin)
 
 /* TRUE once the host wants this job to stop (shutdown, unsubscribe,
  * timeout).  Long handlers should check it and return early.  The calling
- * handler's thread only. */
+ * handler's thread only (another thread is refused with a critical and
+ * gets TRUE). */
 static inline gboolean
 evb_call_is_cancelled (EvbCall *call)
 {
@@ -1022,7 +1023,8 @@ evb_call_is_cancelled (EvbCall *call)
  * rather than sleeping and polling evb_call_is_cancelled.  A sync call
  * cannot be cancelled: it waits the whole time, on the main thread, and
  * every event waits with it; don't.  On a 1.0 host it sleeps and returns
- * evb_call_is_cancelled ().  The calling handler's thread only. */
+ * evb_call_is_cancelled ().  The calling handler's thread only (another
+ * thread is refused with a critical and gets TRUE). */
 static inline gboolean
 evb_call_wait (EvbCall *call, guint timeout_ms)
 {
@@ -1040,7 +1042,8 @@ evb_call_wait (EvbCall *call, guint timeout_ms)
  * when NULL).  The host makes both valid UTF-8 and caps each at 4096
  * bytes: a longer one is cut at a character boundary and ends with
  * " [truncated: N bytes]" (N its length), 4096 bytes in all, so don't put
- * whole inputs in an error.  The calling handler's thread only. */
+ * whole inputs in an error.  The calling handler's thread only (from
+ * another thread it is refused with a critical and not recorded). */
 static inline EvbResult evb_call_fail (EvbCall *call, const char *domain, gint code, const char *format, ...)
   G_GNUC_PRINTF (4, 5);
 static inline EvbResult
@@ -1071,7 +1074,8 @@ evb_call_emit (EvbCall *call, const char *type, json_t *data, GError **error)
  * route has none (and on a 1.0 host).  Lets one handler serve several
  * routes differently.  Borrowed and read-only: valid during the call (the
  * route keeps it; json_incref it to keep it longer, json_deep_copy to
- * change it).  The calling handler's thread only, during the call. */
+ * change it).  The calling handler's thread only, during the call (another
+ * thread is refused with a critical and gets NULL). */
 static inline json_t *
 evb_call_get_params (EvbCall *call)
 {

@@ -9,6 +9,12 @@
  *           "remove_source": the boolean it got, "get_stats": whether it
  *           got a snapshot, "get_trace": whether it got a trace,
  *           "get_trace_error": the error's message or null}.
+ *   lend    sync or async: hands its EvbCall to a thread of its own, which
+ *           calls evb_call_is_cancelled, _wait (0 ms), _get_params and
+ *           _fail on it, as a plugin finishing work in a callback would;
+ *           then emits wrong-thread.lent {"is_cancelled", "wait": the
+ *           booleans they returned, "params": whether it got them} and
+ *           returns EVB_CONTINUE (so the refused evb_call_fail shows).
  * init adds a timeout that never fires, whose id misuse tries to remove. */
 #include <evbus/plugin.h>
 
@@ -42,6 +48,40 @@ wrong_thread_misuse (EvbCall *call, const EvbEvent *event)
   return EVB_CONTINUE;
 }
 
+typedef struct {
+  EvbCall *call;
+  gboolean is_cancelled;
+  gboolean wait;
+  gboolean params;
+} Lent;
+
+static gpointer
+use_lent_call (gpointer data)
+{
+  Lent *lent = data;
+
+  lent->is_cancelled = evb_call_is_cancelled (lent->call);
+  lent->wait = evb_call_wait (lent->call, 0);
+  lent->params = evb_call_get_params (lent->call) != NULL;
+  evb_call_fail (lent->call, NULL, 7, "set from another thread");
+  return NULL;
+}
+
+static EvbResult
+wrong_thread_lend (EvbCall *call, const EvbEvent *event)
+{
+  Lent lent = { call, FALSE, FALSE, FALSE };
+  g_autoptr (GError) error = NULL;
+
+  g_thread_join (g_thread_new ("wrong-thread-lent", use_lent_call, &lent));
+  if (!evb_call_emit (call, "wrong-thread.lent",
+                      json_pack ("{s:b, s:b, s:b}", "is_cancelled", lent.is_cancelled, "wait", lent.wait, "params",
+                                 lent.params),
+                      &error))
+    return evb_call_fail (call, NULL, 1, "%s", error->message);
+  return EVB_CONTINUE;
+}
+
 static gboolean
 wrong_thread_init (EvbPlugin *plugin, GError **error)
 {
@@ -51,6 +91,7 @@ wrong_thread_init (EvbPlugin *plugin, GError **error)
 
 static const EvbHandlerInfo wrong_thread_handlers[] = {
   EVB_HANDLER_ASYNC ("misuse", wrong_thread_misuse, "Calls main-thread-only host functions from a worker."),
+  EVB_HANDLER ("lend", wrong_thread_lend, "Hands its EvbCall to another thread, which uses it."),
   EVB_HANDLERS_END,
 };
 

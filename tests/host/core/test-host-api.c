@@ -193,6 +193,62 @@ test_main_thread_calls_refused_on_worker (void **state)
   assert_true (evb_plugin_remove_source (plugin, GPOINTER_TO_UINT (plugin->instance_data)));
 }
 
+#define LENT_CALL_CRITICAL(call)                                                                                \
+  "route \"wt.lend\": " call " called from a thread that is not running its handler; an EvbCall belongs to the " \
+  "handler's thread during the call (hand results back to the handler, e.g. with a GAsyncQueue)"
+
+/* A handler hands its EvbCall to a thread of its own, which uses it: every
+ * entry refused with one critical naming the route and the call, each
+ * returning what tells a handler to give up, and the failure set there not
+ * taken (the handler's EVB_CONTINUE stands).  @mode: "sync" or "async". */
+static void
+check_lent_call_refused (const char *mode)
+{
+  g_autoptr (EvbHarness) harness = evb_harness_new ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *options = g_strdup_printf ("{\"mode\": \"%s\", \"params\": {\"x\": 1}}", mode);
+  const EvbEvent *lent;
+  guint handler_id;
+
+  if (!evb_harness_add_plugin_file (harness, "wt", PLUGIN_PATH ("wrong-thread"), NULL, &error))
+    fail_msg ("%s", error->message);
+  add_route (harness, "wt.go", "wt.lend", options);
+
+  criticals = g_ptr_array_new_with_free_func (g_free);
+  handler_id = g_log_set_handler ("evbus", G_LOG_LEVEL_CRITICAL | G_LOG_FLAG_FATAL, record_critical, NULL);
+  g_test_log_set_fatal_handler (critical_not_fatal, NULL);
+  emit (harness, "wt.go", NULL);
+  run_until_count_ok (harness, "wrong-thread.lent", 1);
+  run_until_idle (harness);
+  g_test_log_set_fatal_handler (NULL, NULL);
+  g_log_remove_handler ("evbus", handler_id);
+
+  assert_int_equal (criticals->len, 4);
+  assert_string_equal (g_ptr_array_index (criticals, 0), LENT_CALL_CRITICAL ("evb_call_is_cancelled"));
+  assert_string_equal (g_ptr_array_index (criticals, 1), LENT_CALL_CRITICAL ("evb_call_wait"));
+  assert_string_equal (g_ptr_array_index (criticals, 2), LENT_CALL_CRITICAL ("evb_call_get_params"));
+  assert_string_equal (g_ptr_array_index (criticals, 3), LENT_CALL_CRITICAL ("evb_call_fail"));
+  g_clear_pointer (&criticals, g_ptr_array_unref);
+
+  lent = evb_harness_find (harness, "wrong-thread.lent", 0);
+  assert_true (json_is_true (json_object_get (lent->data, "is_cancelled")));
+  assert_true (json_is_true (json_object_get (lent->data, "wait")));
+  assert_true (json_is_false (json_object_get (lent->data, "params")));
+  assert_int_equal (evb_harness_count (harness, "evbus.failure"), 0);
+}
+
+static void
+test_call_refused_off_its_thread_sync (void **state)
+{
+  check_lent_call_refused ("sync");
+}
+
+static void
+test_call_refused_off_its_thread_async (void **state)
+{
+  check_lent_call_refused ("async");
+}
+
 int
 main (void)
 {
@@ -202,6 +258,8 @@ main (void)
     cmocka_unit_test (test_wait_times_out),
     cmocka_unit_test (test_sync_wait),
     cmocka_unit_test (test_main_thread_calls_refused_on_worker),
+    cmocka_unit_test (test_call_refused_off_its_thread_sync),
+    cmocka_unit_test (test_call_refused_off_its_thread_async),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
