@@ -75,6 +75,7 @@ static gint n_producers = 3;
 static gint rate = 800;
 static gint workers = 2;
 static char *overflow_name = NULL;
+static gint leak_rate = 0;
 
 static GOptionEntry entries[] = {
   { "seconds", 0, 0, G_OPTION_ARG_INT, &seconds, "How long to run (default 600)", "N" },
@@ -83,6 +84,8 @@ static GOptionEntry entries[] = {
   { "rate", 0, 0, G_OPTION_ARG_INT, &rate, "Events per second per producer (default 800)", "N" },
   { "workers", 0, 0, G_OPTION_ARG_INT, &workers, "Worker threads (default 2)", "N" },
   { "overflow", 0, 0, G_OPTION_ARG_STRING, &overflow_name, "block, reject or drop-oldest (default block)", "POLICY" },
+  { "leak", 0, 0, G_OPTION_ARG_INT, &leak_rate,
+    "Keep N bytes more every second until the end, to show the heap creep check fails (default 0)", "N" },
   G_OPTION_ENTRY_NULL,
 };
 
@@ -154,6 +157,34 @@ threads_now (void)
     return 0;
   line = strstr (text, "\nThreads:");
   return line != NULL ? (guint) g_ascii_strtoull (line + strlen ("\nThreads:"), NULL, 10) : 0;
+}
+
+/* --leak: blocks kept until the end, each pointing at the one before, so
+ * that nothing but the blocks themselves grows. */
+static gpointer leaked_blocks;
+
+static void
+leak_more (void)
+{
+  gpointer *block;
+
+  if (leak_rate <= 0)
+    return;
+  block = g_malloc0 (MAX ((gsize) leak_rate, sizeof (gpointer)));
+  *block = leaked_blocks;
+  leaked_blocks = block;
+}
+
+static void
+leaked_free (void)
+{
+  while (leaked_blocks != NULL)
+    {
+      gpointer *block = leaked_blocks;
+
+      leaked_blocks = *block;
+      g_free (block);
+    }
 }
 
 /* ---- counters ------------------------------------------------------------- */
@@ -577,6 +608,7 @@ sample_tick (gpointer data)
   gint64 elapsed_s = (sample.t_us - run->start_us + G_USEC_PER_SEC / 2) / G_USEC_PER_SEC;
 
   g_array_append_val (run->samples, sample);
+  leak_more ();
   if (elapsed_s >= run->next_checkpoint_s && run->checkpoint_started_us == 0 && elapsed_s < seconds)
     {
       run->next_checkpoint_s += interval;
@@ -764,10 +796,11 @@ main (int argc, char **argv)
       fprintf (stderr, "soak: --overflow: expected block, reject or drop-oldest\n");
       return 2;
     }
-  if (seconds < 3 || interval < 1 || n_producers < 1 || n_producers > MAX_PRODUCERS || rate < 1 || workers < 1)
+  if (seconds < 3 || interval < 1 || n_producers < 1 || n_producers > MAX_PRODUCERS || rate < 1 || workers < 1
+      || leak_rate < 0)
     {
       fprintf (stderr, "soak: need --seconds >= 3, --interval >= 1, 1 <= --producers <= %d, --rate >= 1, "
-                       "--workers >= 1\n", MAX_PRODUCERS);
+                       "--workers >= 1, --leak >= 0\n", MAX_PRODUCERS);
       return 2;
     }
   settings.workers = (guint) workers;
@@ -794,6 +827,10 @@ main (int argc, char **argv)
           "RSS (after malloc_trim) tolerance max (%.0f %%, %.0f KiB)\n",
           seconds, interval, n_producers, rate, workers, settings.inbox_limit,
           evb_overflow_policy_to_string (settings.overflow), TOLERANCE_FRACTION * 100, TOLERANCE_BYTES / 1024);
+  if (leak_rate > 0)
+    printf ("soak: --leak %d: keeping %d bytes more every second (%.1f KiB/min before malloc's overhead); "
+            "the heap creep check should fail\n",
+            leak_rate, leak_rate, leak_rate * 60 / 1024.0);
   fflush (stdout);
 
   run.start_us = g_get_monotonic_time ();
@@ -908,6 +945,7 @@ main (int argc, char **argv)
   g_main_loop_unref (run.loop);
   g_array_unref (run.samples);
   g_array_unref (run.checkpoints);
+  leaked_free ();
   g_free (overflow_name);
   return failures->len == 0 ? 0 : 1;
 }
