@@ -22,11 +22,15 @@ void evb_histogram_add (EvbHistogram *histogram, gint64 value_us);
 /* Upper bound (µs) of the bucket holding quantile @q (0..1); 0 when empty. */
 guint64 evb_histogram_quantile (const EvbHistogram *histogram, double q);
 
-/* Upper bound of bucket @i in µs (G_MAXUINT64 for the open last one). */
+/* Exclusive upper bound of bucket @i in µs (G_MAXUINT64 for the open last
+ * one). */
 guint64 evb_histogram_bucket_bound (guint i);
 
-/* {"count","sum_us","max_us","p50_us","p95_us","p99_us","buckets":[[le_us,count],...]}
- * with only non-empty buckets listed. */
+/* {"count","sum_us","max_us","p50_us","p95_us","p99_us","buckets":[[bound_us,count],...]}
+ * with only non-empty buckets listed.  bound_us is bucket i's exclusive
+ * upper bound 2^i (its values are < bound_us, not <=; Prometheus's
+ * inclusive le is bound_us - 1, plugins/dashboard/metrics.c), or "+Inf"
+ * for the open last bucket. */
 json_t *evb_histogram_to_json (const EvbHistogram *histogram);
 
 G_END_DECLS
