@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "evbus/json.h"
+
 #include "build.h"
 #include "cli.h"
 #include "plugin-module.h"
@@ -156,7 +158,7 @@ evb_cli_inspect (int argc, char **argv)
   if (as_json)
     {
       json_t *description = describe_json (descriptor, file);
-      char *text = json_dumps (description, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
+      char *text = evb_json_dumps (description, JSON_INDENT (2) | JSON_PRESERVE_ORDER);
 
       printf ("%s\n", text);
       free (text);

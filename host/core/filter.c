@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "json-text.h"
+#include "evbus/json.h"
 
 G_DEFINE_QUARK (evb-filter-error-quark, evb_filter_error)
 
@@ -753,7 +754,7 @@ append_value (GString *out, json_t *value)
       return;
     }
   /* JSON_ENCODE_ANY: scalars too; "\u0000" in a string stays escaped. */
-  text = json_dumps (value, JSON_ENCODE_ANY);
+  text = evb_json_dumps (value, JSON_ENCODE_ANY);
   if (text == NULL)
     {
       g_string_append (out, "?");

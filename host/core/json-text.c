@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "evbus/json.h"
+
 /* User text quoted in a message keeps this many bytes at most, so that an
  * absurd value (a 10 MB name) still gives a short line. */
 #define QUOTE_MAX_BYTES 64
@@ -63,8 +65,8 @@ evb_json_describe (json_t *value)
     case JSON_INTEGER: return g_strdup_printf ("%" JSON_INTEGER_FORMAT, json_integer_value (value));
     case JSON_REAL:
       {
-        /* jansson's own shortest form: 1.5, not 1.5000000000000000 */
-        char *text = json_dumps (value, JSON_ENCODE_ANY);
+        /* As the config wrote it: 24.99, not 24.989999999999998 */
+        char *text = evb_json_dumps (value, JSON_ENCODE_ANY);
         char *copy = g_strdup (text != NULL ? text : "a number");
 
         free (text);
