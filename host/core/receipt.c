@@ -226,7 +226,10 @@ post (EvbReceiptState *state, guint64 event_id, EvbReceiptOutcome outcome, const
     }
   evb_bus_link_count_notice (state->link, 1);
   /* Never inline, even on the main thread: a source's callback must not
-   * run inside its own emit. */
+   * run inside its own emit.  At the inbox's priority, not idle's: under
+   * a flood the inbox is always ready, and an idle source would wait until
+   * the flood ends, with the source waiting on its receipt. */
+  g_source_set_priority (idle, G_PRIORITY_DEFAULT);
   g_source_set_callback (idle, unrun_notice_run, notice, unrun_notice_free);
   g_source_set_static_name (idle, "evbus receipt");
   EVB_TSAN_RELEASE (notice);

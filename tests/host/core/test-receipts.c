@@ -143,8 +143,22 @@ gate (EvbCall *call, const EvbEvent *event)
   return json_is_true (json_object_get (event->data, "claim")) ? EVB_HANDLED : EVB_CONTINUE;
 }
 
+static gint flood_on; /* atomic: "again" keeps emitting */
+static gint flood_refused;
+
+/* Emits its own event again while the flood is on: the inbox is never
+ * empty, so the loop always has an event to dispatch. */
+static EvbResult
+again (EvbCall *call, const EvbEvent *event)
+{
+  if (g_atomic_int_get (&flood_on) && !evb_call_emit (call, event->type, NULL, NULL))
+    flood_refused++;
+  return EVB_CONTINUE;
+}
+
 static const EvbHandlerInfo receipt_handlers[] = {
   EVB_HANDLER ("pass", pass, "Returns CONTINUE."),
+  EVB_HANDLER ("again", again, "Emits its event again while the test's flood is on."),
   EVB_HANDLER ("claim", claim, "Returns HANDLED."),
   EVB_HANDLER ("fail", fail_with_code, "Fails with data.code."),
   EVB_HANDLER ("gate", gate, "Waits for the test's gate or its cancellation; data.claim: HANDLED."),
@@ -356,6 +370,32 @@ test_refused_by_a_full_inbox (void **state)
   seen_clear (&second);
 }
 
+/* A refused receipt is not starved by a flood: while a handler keeps the
+ * inbox busy (each event emits the next), the notice still comes, on the
+ * next turn of the loop (it was posted at idle priority, below the inbox,
+ * and never ran while events kept coming). */
+static void
+test_refused_during_a_flood (void **state)
+{
+  g_autoptr (EvbHarness) harness = harness_with ("{\"inbox_limit\": 1, \"overflow\": \"reject\"}");
+  g_autoptr (GError) error = NULL;
+  Seen seen = { 0 }, flood = { 0 };
+
+  add_route (harness, "flood.x", "t.again", NULL);
+  g_atomic_int_set (&flood_on, 1);
+  flood_refused = 0;
+  assert_true (emit_seen (harness, "flood.x", NULL, &flood, NULL) != 0);
+  assert_int_equal (emit_seen (harness, "a.two", NULL, &seen, &error), 0);
+  assert_true (g_error_matches (error, EVB_BUS_ERROR, EVB_BUS_ERROR_INBOX_FULL));
+  run_until_seen (harness, &seen);
+  assert_int_equal (seen.receipt.outcome, EVB_RECEIPT_REFUSED);
+  assert_int_equal (flood_refused, 0); /* the flood was still going */
+  g_atomic_int_set (&flood_on, 0);
+  run_until_idle (harness);
+  seen_clear (&seen);
+  seen_clear (&flood);
+}
+
 /* Refused before any event was made: a bad type.  Id 0, the reason. */
 static void
 test_refused_bad_type (void **state)
@@ -530,6 +570,7 @@ main (void)
     cmocka_unit_test (test_unsubscribe_during_the_chain),
     cmocka_unit_test (test_owner_finalized),
     cmocka_unit_test (test_refused_by_a_full_inbox),
+    cmocka_unit_test (test_refused_during_a_flood),
     cmocka_unit_test (test_refused_bad_type),
     cmocka_unit_test (test_dropped),
     cmocka_unit_test (test_timed_emit),
