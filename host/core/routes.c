@@ -71,6 +71,10 @@ owner_finalized (gpointer data, GObject *where_the_object_was)
       request->link = evb_bus_link_ref (watch->link);
       request->route_id = watch->route_id;
       evb_bus_link_count_prune (request->link, 1);
+      /* At the inbox's priority, not idle's: under a flood the inbox is
+       * always ready, and the route (and what it holds) would stay until
+       * the flood ends. */
+      g_source_set_priority (idle, G_PRIORITY_DEFAULT);
       g_source_set_callback (idle, prune_on_main, request, prune_request_free);
       EVB_TSAN_RELEASE (request);
       g_source_set_static_name (idle, "evbus owner prune");

@@ -165,6 +165,52 @@ test_owner_dies_while_job_in_flight (void **state)
   evb_harness_free (harness);
 }
 
+static gint flood_on;             /* atomic: handle_flood keeps emitting */
+static EvbHarness *flood_harness; /* its route has no plugin to emit as */
+
+/* Emits its own event again while the flood is on: the inbox is never
+ * empty, so the loop always has an event to dispatch. */
+static EvbResult
+handle_flood (EvbCall *call, const EvbEvent *event)
+{
+  if (g_atomic_int_get (&flood_on))
+    assert_true (evb_harness_emit (flood_harness, event->type, NULL, NULL));
+  return EVB_CONTINUE;
+}
+
+/* A dead owner's route is pruned while a flood keeps the inbox busy, not
+ * after it (the prune notice was posted at idle priority, below the
+ * inbox, and waited for the flood to end). */
+static void
+test_owner_dies_during_a_flood (void **state)
+{
+  g_autoptr (EvbHarness) harness = evb_harness_new ();
+  g_autoptr (GError) error = NULL;
+  EvbRouteSpec spec = EVB_ROUTE_SPEC_INIT;
+  GObject *owner = g_object_new (G_TYPE_OBJECT, NULL);
+  guint64 route_id;
+
+  reset_owner_state ();
+  flood_harness = harness;
+  spec.pattern = "flood.x";
+  spec.func = handle_flood;
+  spec.handler = "flood";
+  assert_true (evb_harness_add_route_spec (harness, &spec, NULL, &error) > 0);
+  spec.pattern = "work.item";
+  spec.func = handle_owned;
+  spec.handler = "owned";
+  route_id = evb_harness_add_route_spec (harness, &spec, owner, &error);
+  assert_true (route_id > 0);
+
+  g_atomic_int_set (&flood_on, 1);
+  emit (harness, "flood.x", NULL);
+  g_object_unref (owner);
+  run_until_route_gone (harness, route_id);
+  assert_int_equal (n_routes (harness), 1);
+  g_atomic_int_set (&flood_on, 0);
+  run_until_idle (harness);
+}
+
 /* A dead owner's route is pruned even when no event comes; a sync route
  * whose owner is gone is never called. */
 static void
@@ -534,6 +580,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_owner_dies_while_job_in_flight),
     cmocka_unit_test (test_owner_dies_idle),
+    cmocka_unit_test (test_owner_dies_during_a_flood),
     cmocka_unit_test (test_graceful_shutdown),
     cmocka_unit_test (test_init_failure_leaves_nothing),
     cmocka_unit_test (test_shutdown_releases_producer_parked_on_full_inbox),
