@@ -1,5 +1,7 @@
 /* `evbus check CONFIG`: everything `run` does before it starts, and every
- * problem found on the way, without running the pipeline. */
+ * problem found on the way, without running the pipeline, and with
+ * plugins told they are only checked (evb_plugin_is_checking), so that
+ * nothing is created, bound, connected or started. */
 #include <stdio.h>
 
 #include "build.h"
@@ -36,6 +38,12 @@ evb_cli_check (int argc, char **argv)
                                 "options, resolve every route's handler, compile every filter. Then\n"
                                 "shut the plugins down without running the pipeline.\n"
                                 "\n"
+                                "Acts on nothing: plugins are told they are only checked, so they\n"
+                                "validate their options (the sql plugin its statements, on a database\n"
+                                "in memory) but create or change no file, bind no port, connect\n"
+                                "nowhere, start no process and open no window. It may run beside a\n"
+                                "host that runs CONFIG.\n"
+                                "\n"
                                 "Prints \"CONFIG: ok: N plugins, M routes\" and exits 0, or prints every\n"
                                 "problem, one per line as FILE:LINE:COLUMN: JSON_PATH: message, on stderr\n"
                                 "and exits 2.");
@@ -54,6 +62,9 @@ evb_cli_check (int argc, char **argv)
     }
 
   bus = evb_bus_new (&config->settings, NULL);
+  /* `check` may run beside a host running this config: plugins' init
+   * validates and acts on nothing (evb_plugin_is_checking). */
+  evb_bus_set_checking (bus, TRUE);
   ok = evb_pipeline_load (bus, config, route_ids, errors);
   /* Nothing may run: shut down without the config's routes. */
   evb_pipeline_remove_routes (bus, route_ids);

@@ -268,6 +268,7 @@ struct _EvbBus {
   GSource *reports_source;  /* dispatches what the inbox callbacks did not */
   guint64 reports_emitted;
   guint suspended;          /* dispatches waiting for a level's jobs */
+  gboolean checking;        /* evb_bus_set_checking: plugins' init acts on nothing */
   gint plugin_holds;        /* atomic: sum of plugin holds */
   gint rejected_oversize;   /* atomic: plugin emits over max_event_bytes (any thread) */
 };

@@ -335,6 +335,18 @@ evb_bus_set_observer (EvbBus *bus, EvbBusObserver observer, gpointer user_data)
   bus->observer_data = user_data;
 }
 
+void
+evb_bus_set_checking (EvbBus *bus, gboolean checking)
+{
+  bus->checking = checking;
+}
+
+gboolean
+evb_bus_is_checking (EvbBus *bus)
+{
+  return bus->checking;
+}
+
 static void
 trace_to_log (EvbBus *bus, const EvbTraceRecord *record, gpointer user_data)
 {

@@ -112,6 +112,13 @@ guint64 evb_bus_emit_full (EvbBus *bus, const char *type, const char *source, js
 
 /* ---- plugins ---- */
 
+/* Marks @bus as one that only checks a config (`evbus check`, a harness's
+ * evb_harness_set_checking): plugins' evb_plugin_is_checking () says TRUE,
+ * so that their init validates and acts on nothing.  Set it before adding
+ * plugins and leave it set.  Main thread. */
+void evb_bus_set_checking (EvbBus *bus, gboolean checking);
+gboolean evb_bus_is_checking (EvbBus *bus);
+
 typedef struct _EvbPluginInstance EvbPluginInstance;
 
 /* Adds plugin instance @instance_name of @descriptor: checks the

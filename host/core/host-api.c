@@ -373,6 +373,12 @@ api_get_health (EvbPlugin *plugin)
   return evb_bus_plugin_health (instance_of (plugin)->bus);
 }
 
+static gboolean
+api_is_checking (EvbPlugin *plugin)
+{
+  return evb_bus_is_checking (instance_of (plugin)->bus);
+}
+
 static json_t *
 api_call_params (EvbCall *call)
 {
@@ -408,4 +414,5 @@ const EvbHostApi evb_host_api = {
   .get_stall = api_get_stall,
   .set_health = api_set_health,
   .get_health = api_get_health,
+  .is_checking = api_is_checking,
 };

@@ -143,6 +143,12 @@ evb_harness_free (EvbHarness *harness)
   g_free (harness);
 }
 
+void
+evb_harness_set_checking (EvbHarness *harness)
+{
+  evb_bus_set_checking (harness->bus, TRUE);
+}
+
 gboolean
 evb_harness_add_plugin_file (EvbHarness *harness, const char *instance, const char *path, const char *config_json,
                              GError **error)

@@ -48,6 +48,13 @@ EVB_HARNESS_API EvbHarness *evb_harness_new_with_settings (const char *settings_
 /* Shuts the bus down (grace from settings) and frees everything. */
 EVB_HARNESS_API void evb_harness_free (EvbHarness *harness);
 
+/* Loads the plugins added from now on as `evbus check` does: their
+ * evb_plugin_is_checking () says TRUE, so init validates its options and
+ * acts on nothing (no file, port, connection, process or window).  A test
+ * of a plugin's check mode adds it, reads the load error or its absence,
+ * and frees the harness; don't emit to such a plugin. */
+EVB_HARNESS_API void evb_harness_set_checking (EvbHarness *harness);
+
 /* Loads a plugin file as instance @instance with @config_json (an object,
  * or NULL for {}).  Errors are the host's own load errors, word for word
  * (e.g. "plugin \"l\" (FILE): option \"latency_ms\": expected at most 60000,

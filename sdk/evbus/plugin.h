@@ -762,6 +762,7 @@ struct _EvbHostApi {
   char *(*get_stall) (EvbPlugin *plugin, gint64 *stalled_ms);
   void (*set_health) (EvbPlugin *plugin, const char *unhealthy_reason);
   json_t *(*get_health) (EvbPlugin *plugin);
+  gboolean (*is_checking) (EvbPlugin *plugin);
 };
 
 /* TRUE when the running host's table has @field. */
@@ -1005,6 +1006,35 @@ evb_plugin_get_health (EvbPlugin *plugin)
   if (!EVB_API_HAS (plugin->api, get_health))
     return json_object ();
   return plugin->api->get_health (plugin);
+}
+
+/* TRUE while the host only checks the config (ABI 1.1): `evbus check`,
+ * or a harness after evb_harness_set_checking ().  The plugin's init is
+ * then called to find what is wrong with its options, and the pipeline
+ * never runs: stop and shutdown follow init at once.  `check` may run
+ * beside a host that runs the same config, so init must act on nothing:
+ *
+ *   skip   creating, opening for writing, truncating or locking files and
+ *          folders (databases, state files, outputs); binding ports;
+ *          connecting anywhere; starting processes or threads; watching
+ *          files; timeouts (evb_plugin_add_timeout); opening a display or
+ *          a window.  (Emitting is harmless: no route takes the events.)
+ *   still  validate every option and what it can check without a side
+ *          effect: address and port syntax, URLs, templates, schedules,
+ *          globs, SQL (on a database in memory), that files it will read
+ *          exist and are readable, that a program it will run exists.
+ *          Report problems as a normal init does, in the same words: the
+ *          operator runs `check` to see them before `run` does.
+ *
+ * Keep what init stores in instance_data such that shutdown frees it
+ * whether the world was touched or not.  Any thread.  FALSE on an older
+ * host: it has no check mode, so init acts as it always did. */
+static inline gboolean
+evb_plugin_is_checking (EvbPlugin *plugin)
+{
+  if (!EVB_API_HAS (plugin->api, is_checking))
+    return FALSE;
+  return plugin->api->is_checking (plugin);
 }
 
 /* TRUE once the host wants this job to stop (shutdown, unsubscribe,

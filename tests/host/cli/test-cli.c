@@ -262,6 +262,7 @@ test_command_help (void **state)
   assert_int_equal (result.status, 0);
   assert_true (g_str_has_prefix (result.out, "Usage:\n  evbus check [OPTION"));
   assert_has_line (result.out, "Prints \"CONFIG: ok: N plugins, M routes\" and exits 0, or prints every");
+  assert_has_line (result.out, "Acts on nothing: plugins are told they are only checked, so they");
   assert_lookup_help (result.out, "the config file's folder");
   result_clear (&result);
 
