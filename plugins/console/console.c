@@ -29,6 +29,7 @@
 #include <glib/gstdio.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CONSOLE_DOMAIN "console"
 #define CONSOLE_JSON_FLAGS (JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION (15))
@@ -224,6 +225,19 @@ console_free (Console *console)
   g_free (console);
 }
 
+/* Whether g_fopen (@path, "w") would succeed, asked without creating or
+ * truncating it; errno says why not. */
+static gboolean
+can_write (const char *path)
+{
+  g_autofree char *folder = NULL;
+
+  if (g_file_test (path, G_FILE_TEST_EXISTS))
+    return g_access (path, W_OK) == 0;
+  folder = g_path_get_dirname (path);
+  return g_access (folder, W_OK) == 0;
+}
+
 static gboolean
 console_init (EvbPlugin *plugin, GError **error)
 {
@@ -237,6 +251,21 @@ console_init (EvbPlugin *plugin, GError **error)
   console->json_format = strcmp (format, "json") == 0;
   console->prefix = g_strdup (evb_plugin_get_string (plugin, "prefix"));
   console->shown = to_stdout ? g_strdup ("standard output") : g_strdup_printf ("\"%s\"", path);
+  /* Checked: whether it could be opened, without truncating it. */
+  if (evb_plugin_is_checking (plugin))
+    {
+      if (!to_stdout && !can_write (path))
+        {
+          int saved_errno = errno;
+
+          g_set_error (error, console_error_quark (), 0, "cannot open \"%s\" for writing: %s", path,
+                       g_strerror (saved_errno));
+          console_free (console);
+          return FALSE;
+        }
+      plugin->instance_data = console; /* out stays NULL: nothing is printed */
+      return TRUE;
+    }
   /* "e": the file is not inherited by programs other plugins may start. */
   console->out = to_stdout ? stdout : g_fopen (path, evb_plugin_get_bool (plugin, "append") ? "ae" : "we");
   if (console->out == NULL)

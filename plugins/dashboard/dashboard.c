@@ -372,6 +372,12 @@ dashboard_init (EvbPlugin *plugin, GError **error)
   if (!dash_http_start (self, evb_plugin_get_string (plugin, "listen"), evb_plugin_get_bool (plugin, "allow_remote"),
                         error))
     return FALSE;
+  if (evb_plugin_is_checking (plugin))
+    {
+      /* Nothing to serve: no ticks, no "dashboard.ready" without a URL. */
+      plugin->instance_data = g_steal_pointer (&self);
+      return TRUE;
+    }
 
   /* The failure-rate window needs counts from its start: sample now, then
    * about ten times per window (at most once a second). */

@@ -242,6 +242,9 @@ dash_http_start (Dashboard *self, const char *listen, gboolean allow_remote, GEr
                    listen, text);
       return FALSE;
     }
+  /* Checked, not bound: a host running this config may hold the port. */
+  if (evb_plugin_is_checking (self->plugin))
+    return TRUE;
 
   /* libsoup attaches every connection to the thread-default context,
    * which is the bus's while init runs; the listening socket is the front

@@ -143,6 +143,10 @@ desktop_init (EvbPlugin *plugin, GError **error)
   DesktopApp *app;
   GtkWindow *search;
 
+  /* Checked: the options were checked by the host; the display and the
+   * windows are all there is to the rest, and they would show. */
+  if (evb_plugin_is_checking (plugin))
+    return TRUE;
   if (!open_display (error))
     return FALSE;
 
@@ -178,6 +182,8 @@ desktop_stop (EvbPlugin *plugin)
 {
   DesktopApp *app = plugin->instance_data;
 
+  if (app == NULL) /* only checked: no windows */
+    return;
   app->stopping = TRUE;
   close_all_windows (app);
   if (app->held)

@@ -545,6 +545,9 @@ exec_init (EvbPlugin *plugin, GError **error)
       goto fail;
     }
   plugin->instance_data = exec;
+  /* Checked: the program was found (check_program), nothing is started. */
+  if (evb_plugin_is_checking (plugin))
+    return TRUE;
   if (exec->is_source && !exec_source_start (exec, (guint) evb_plugin_get_int (plugin, "max_in_flight"), error))
     {
       plugin->instance_data = NULL;
@@ -562,7 +565,8 @@ exec_stop (EvbPlugin *plugin)
 {
   Exec *exec = plugin->instance_data;
 
-  if (exec != NULL && exec->is_source)
+  /* A source that was only checked has no thread. */
+  if (exec != NULL && exec->thread != NULL)
     exec_source_request_stop (exec);
 }
 
@@ -573,7 +577,7 @@ exec_shutdown (EvbPlugin *plugin)
 
   if (exec == NULL)
     return;
-  if (exec->is_source)
+  if (exec->thread != NULL)
     exec_source_join (exec);
   exec_free (exec);
   plugin->instance_data = NULL;

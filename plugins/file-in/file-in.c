@@ -28,6 +28,9 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 /* Lines cut per file per main-loop turn. */
 #define SLICE_LINES 256
@@ -471,6 +474,20 @@ has_wildcards (const char *name)
   return strpbrk (name, "*?[") != NULL;
 }
 
+/* What writing the state file needs (file_in_state_save writes a temporary
+ * beside it and renames it), asked without writing, in its words. */
+static gboolean
+state_folder_writable (const char *state_path, GError **error)
+{
+  g_autofree char *folder = g_path_get_dirname (state_path);
+
+  if (g_access (folder, W_OK) == 0)
+    return TRUE;
+  g_set_error (error, file_in_error_quark (), 0, "option \"state\": cannot write \"%s\": %s", state_path,
+               g_strerror (errno));
+  return FALSE;
+}
+
 static gboolean
 file_in_init (EvbPlugin *plugin, GError **error)
 {
@@ -541,9 +558,17 @@ file_in_init (EvbPlugin *plugin, GError **error)
     evb_plugin_log (plugin, G_LOG_LEVEL_INFO, "no \"state\" file: a restart reads the files from their start again");
   if (!file_in_state_load (self, error))
     goto fail;
+  if (evb_plugin_is_checking (plugin))
+    {
+      /* Read, never written: a host running this config owns the file.
+       * Without a state path nothing below schedules a write. */
+      if (self->state_path != NULL && !state_folder_writable (self->state_path, error))
+        goto fail;
+      g_clear_pointer (&self->state_path, g_free);
+    }
   /* Written once now so that a state file that cannot be written is a load
    * error, not a warning after the first line. */
-  if (self->state_path != NULL && !file_in_state_save (self, error))
+  else if (self->state_path != NULL && !file_in_state_save (self, error))
     goto fail;
 
   file_in_scan (self);
@@ -557,6 +582,9 @@ file_in_init (EvbPlugin *plugin, GError **error)
     }
 
   plugin->instance_data = self;
+  /* Checked: the files are listed and opened, but neither read nor polled. */
+  if (evb_plugin_is_checking (plugin))
+    return TRUE;
   if (!self->follow)
     {
       /* So that "run until idle" and --exit-when-idle wait for the files. */

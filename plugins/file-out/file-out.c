@@ -156,7 +156,9 @@ file_out_init (EvbPlugin *plugin, GError **error)
     }
 
   plugin->instance_data = self;
-  if (self->outputs.fsync == FSYNC_BATCH)
+  /* Files and folders are made by the first write, never by init; a
+   * check makes no timeout either. */
+  if (self->outputs.fsync == FSYNC_BATCH && !evb_plugin_is_checking (plugin))
     self->sync_id = evb_plugin_add_timeout (plugin, (guint) evb_plugin_get_int (plugin, "batch_ms"), sync_batch, self,
                                             NULL);
   return TRUE;

@@ -131,6 +131,12 @@ http_in_init (EvbPlugin *plugin, GError **error)
   if (!http_in_server_start (self, evb_plugin_get_string (plugin, "listen"), evb_plugin_get_bool (plugin, "allow_remote"),
                              error))
     return FALSE;
+  /* Nothing to serve: no "http-in.ready" without a URL. */
+  if (evb_plugin_is_checking (plugin))
+    {
+      plugin->instance_data = g_steal_pointer (&self);
+      return TRUE;
+    }
 
   evb_plugin_log (plugin, G_LOG_LEVEL_MESSAGE, "listening on %s", self->url);
   if (!evb_plugin_emit (plugin, "http-in.ready", json_pack ("{s:s}", "url", self->url), error))

@@ -359,6 +359,9 @@ http_in_server_start (HttpIn *self, const char *listen, gboolean allow_remote, G
                    listen, text);
       return FALSE;
     }
+  /* Checked, not bound: a host running this config may hold the port. */
+  if (evb_plugin_is_checking (self->plugin))
+    return TRUE;
 
   /* libsoup attaches the listener and every connection to the
    * thread-default context, which is the bus's while init runs. */

@@ -5,8 +5,12 @@
  * count and emit (emit is any-thread), never touch main-loop state. */
 #include "nats-private.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
 
 char *
 nats_status_text (natsStatus status)
@@ -251,6 +255,13 @@ set_auth (Nats *nats, natsOptions *options, GError **error)
           g_set_error (error, NATS_ERROR, NATS_ERROR_CONFIG, "option \"credentials\": no file \"%s\"", credentials);
           return FALSE;
         }
+      /* libnats reads it at each connect: unreadable, every connect fails. */
+      if (g_access (credentials, R_OK) != 0)
+        {
+          g_set_error (error, NATS_ERROR, NATS_ERROR_CONFIG, "option \"credentials\": cannot read \"%s\": %s",
+                       credentials, g_strerror (errno));
+          return FALSE;
+        }
       if (!nats_check (natsOptions_SetUserCredentialsFromFiles (options, credentials, NULL),
                        "option \"credentials\"", error))
         return FALSE;
@@ -342,6 +353,13 @@ nats_connection_open (Nats *nats, GError **error)
 
   if (options == NULL)
     return FALSE;
+  /* Checked: the options are built (servers, auth, TLS files read), but
+   * nothing connects; the instance then has no connection (conn NULL). */
+  if (evb_plugin_is_checking (nats->plugin))
+    {
+      natsOptions_Destroy (options);
+      return TRUE;
+    }
   NATS_HANDOFF_RELEASE ();
   status = natsConnection_Connect (&nats->conn, options);
   natsOptions_Destroy (options);

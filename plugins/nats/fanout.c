@@ -414,6 +414,8 @@ nats_fanout_start (Nats *nats, GError **error)
           g_set_error (error, NATS_ERROR, NATS_ERROR_SUBJECT, "option \"import\"[%zu]: %s", i, local_error->message);
           return FALSE;
         }
+      if (nats->conn == NULL) /* checking (nats_connection_open) */
+        continue;
       NATS_HANDOFF_RELEASE ();
       status = natsConnection_Subscribe (&sub, nats->conn, subject, on_import, nats);
       if (status != NATS_OK)

@@ -147,7 +147,8 @@ char *nats_type_for_subject (const char *prefix, const char *subject, const char
 
 /* ---- connection.c ---- */
 
-/* Connects with the instance's options.  Main thread, in init. */
+/* Connects with the instance's options; while checking (evb_plugin_is_checking)
+ * only builds them, and nats->conn stays NULL.  Main thread, in init. */
 gboolean nats_connection_open (Nats *nats, GError **error);
 
 /* Closes the connection and waits until libnats made its last callback

@@ -125,6 +125,8 @@ nats_init (EvbPlugin *plugin, GError **error)
   if (!nats_connection_open (nats, error) || !nats_fanout_start (nats, error) || !nats_work_start (nats, error))
     goto fail;
   plugin->instance_data = nats;
+  if (evb_plugin_is_checking (plugin))
+    return TRUE; /* not connected: nothing to report or watch */
   if (stats_interval_ms > 0)
     nats->stats_source = evb_plugin_add_timeout (plugin, (guint) stats_interval_ms, stats_tick, nats, NULL);
   nats_health_start (nats);

@@ -604,6 +604,8 @@ nats_work_start (Nats *nats, GError **error)
   g_cond_init (&work->actions_cond);
   work->outstanding = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) nats_job_unref, NULL);
   nats->work = work;
+  if (nats->conn == NULL) /* checking (nats_connection_open): no streams, no consumer */
+    return TRUE;
 
   jsOptions_Init (&js_options);
   js_options.Wait = work->submit_timeout_ms;

@@ -11,7 +11,9 @@
  *   init    opens the database (WAL for files), applies the migrations not
  *           applied yet in one transaction (PRAGMA user_version counts
  *           them) and prepares every statement, so a typo in SQL or a
- *           missing table is a load error naming the statement.
+ *           missing table is a load error naming the statement.  Under
+ *           `evbus check` (evb_plugin_is_checking) the same is done on a
+ *           database in memory: the file is neither created nor changed.
  *
  * A locked database is retried (SQLite's busy handler, then a back-off of
  * our own for what still answers SQLITE_BUSY) for busy_timeout_ms, then
@@ -250,6 +252,10 @@ sql_init (EvbPlugin *plugin, GError **error)
                            "WHERE id = :id\", \"emit\": \"item.found\"}}");
       goto fail;
     }
+  /* Checking: the migrations and statements meet an empty schema in
+   * memory, so their errors are reported and the file stays as it is. */
+  if (evb_plugin_is_checking (plugin))
+    path = ":memory:";
   sql->pool = sql_pool_open (path, (guint) evb_plugin_get_int (plugin, "pool_size"), evb_plugin_get_bool (plugin, "wal"),
                              sql->busy_timeout_ms, json_object_get (options, "migrations"), error);
   if (sql->pool == NULL)

@@ -274,6 +274,12 @@ store_init (EvbPlugin *plugin, GError **error)
       return FALSE;
     }
 
+  /* Checked: the schema is made in memory; the file stays as it is. */
+  if (evb_plugin_is_checking (plugin))
+    {
+      path = ":memory:";
+      is_file = FALSE;
+    }
   store = g_new0 (Store, 1);
   store->latency_ms = latency_ms;
   store->pool = pool_new (path, is_file ? FILE_POOL_SIZE : 1);

@@ -244,7 +244,9 @@ timer_init (EvbPlugin *plugin, GError **error)
   timer->last_fired_us = evb_plugin_now (plugin);
   timer->next_us = next_after (timer, timer->last_fired_us);
   plugin->instance_data = timer;
-  timer_arm (timer);
+  /* Checked: the schedule is read, no tick is armed. */
+  if (!evb_plugin_is_checking (plugin))
+    timer_arm (timer);
   return TRUE;
 
 fail:

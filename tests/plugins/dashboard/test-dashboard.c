@@ -167,6 +167,61 @@ assert_load_error (const char *config_json, const char *expected_reason)
   assert_string_equal (message, expected);
 }
 
+/* What `evbus check` says (evb_harness_set_checking): NULL when it
+ * loads.  A checked dashboard binds nothing and emits no dashboard.ready. */
+static char *
+check_error (const char *config_json)
+{
+  g_autoptr (GError) error = NULL;
+  EvbHarness *harness = evb_harness_new ();
+  char *message = NULL;
+
+  evb_harness_set_checking (harness);
+  if (!evb_harness_add_plugin_file (harness, "dashboard", DASHBOARD_PLUGIN, config_json, &error))
+    message = g_strdup (error->message);
+  else
+    assert_int_equal (evb_harness_count (harness, "dashboard.ready"), 0);
+  evb_harness_free (harness);
+  return message;
+}
+
+/* Checked, the dashboard validates "listen" as a run does, but binds
+ * nothing: a port a running host holds is no error. */
+static void
+test_check_mode (G_GNUC_UNUSED void **state)
+{
+  Dash *running = dash_start (NULL, "{\"listen\": \"127.0.0.1:0\"}");
+  g_autofree char *taken = g_strdup_printf ("{\"listen\": \"127.0.0.1:%u\"}", running->port);
+  g_autofree char *message = check_error (taken);
+  g_autofree char *expected = NULL;
+  g_autoptr (Reply) reply = NULL;
+
+  assert_null (message);
+  /* The running one still serves. */
+  reply = http_get (running, "/healthz");
+  assert_int_equal (reply->status, 200);
+  dash_stop (running);
+
+  message = check_error ("{\"listen\": \"0.0.0.0:0\"}");
+  expected = g_strdup_printf ("plugin \"dashboard\" (%s): init failed: listen \"0.0.0.0:0\": 0.0.0.0 is not a "
+                              "loopback address; set \"allow_remote\": true to serve other machines (and consider a "
+                              "\"token\")", DASHBOARD_PLUGIN);
+  assert_string_equal (message, expected);
+  g_clear_pointer (&message, g_free);
+  g_clear_pointer (&expected, g_free);
+  message = check_error ("{\"listen\": \"8080\"}");
+  expected = g_strdup_printf ("plugin \"dashboard\" (%s): init failed: listen \"8080\": expected \"address:port\", "
+                              "e.g. \"127.0.0.1:8080\" or \"[::1]:8080\"", DASHBOARD_PLUGIN);
+  assert_string_equal (message, expected);
+  g_clear_pointer (&message, g_free);
+  g_clear_pointer (&expected, g_free);
+  message = check_error ("{\"listen\": \"127.0.0.1:0\", \"cluster_prefix\": \"evbus\"}");
+  expected = g_strdup_printf ("plugin \"dashboard\" (%s): init failed: option \"cluster_prefix\": \"evbus\" names "
+                              "this host's own events; give the nats plugin's host_events_as, e.g. \"cluster\"",
+                              DASHBOARD_PLUGIN);
+  assert_string_equal (message, expected);
+}
+
 /* Listening elsewhere than loopback must be asked for; bad values are
  * refused with the reason. */
 static void
@@ -1648,6 +1703,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_ready_log_and_page),
     cmocka_unit_test (test_listen_and_option_errors),
+    cmocka_unit_test (test_check_mode),
     cmocka_unit_test (test_snapshot_counts),
     cmocka_unit_test (test_failure_history),
     cmocka_unit_test (test_huge_failure_message_capped),

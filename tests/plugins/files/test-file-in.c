@@ -384,6 +384,54 @@ test_bad_options (void **state)
   temp_dir_free (g_steal_pointer (&dir));
 }
 
+/* Checked (`evbus check`): the options, the folder, the files and an
+ * existing state file are validated in run's words; the state file is
+ * neither made nor changed, and nothing is read or emitted. */
+static void
+test_check_mode (void **state)
+{
+  g_autofree char *dir = temp_dir_new ();
+  g_autofree char *input = write_temp_file (dir, "in.log", "x\n");
+  g_autofree char *junk_state = write_temp_file (dir, "junk.state", "not json");
+  g_autofree char *config = NULL;
+  g_autofree char *message = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *names = NULL;
+
+  config = config_of ("{\"path\": \"%s\", \"state\": \"%s/in.state\"}", input, dir);
+  assert_checks_ok (FILE_IN_PLUGIN, config);
+  g_clear_pointer (&config, g_free);
+  config = config_of ("{\"path\": \"%s/*.log\", \"follow\": true, \"state\": \"%s/in.state\"}", dir, dir);
+  assert_checks_ok (FILE_IN_PLUGIN, config);
+  g_clear_pointer (&config, g_free);
+  names = dir_names (dir);
+  assert_string_equal (names, "in.log junk.state");
+
+  config = config_of ("{\"path\": \"%s\", \"state\": \"%s\"}", input, junk_state);
+  message = check_error (FILE_IN_PLUGIN, config);
+  expected = g_strdup_printf ("plugin \"p\" (%s): init failed: option \"state\": %s:1:3: '[' or '{' expected near "
+                              "'not' (not a file-in state file? move it away to start over)", FILE_IN_PLUGIN,
+                              junk_state);
+  assert_string_equal (message, expected);
+  g_clear_pointer (&config, g_free);
+  g_clear_pointer (&message, g_free);
+  g_clear_pointer (&expected, g_free);
+  config = config_of ("{\"path\": \"%s\", \"state\": \"%s/nope/s.state\"}", input, dir);
+  message = check_error (FILE_IN_PLUGIN, config);
+  expected = g_strdup_printf ("plugin \"p\" (%s): init failed: option \"state\": cannot write \"%s/nope/s.state\": "
+                              "No such file or directory", FILE_IN_PLUGIN, dir);
+  assert_string_equal (message, expected);
+  g_clear_pointer (&config, g_free);
+  g_clear_pointer (&message, g_free);
+  g_clear_pointer (&expected, g_free);
+  config = config_of ("{\"path\": \"%s/*.none\"}", dir);
+  message = check_error (FILE_IN_PLUGIN, config);
+  expected = g_strdup_printf ("plugin \"p\" (%s): init failed: option \"path\": no file matches \"%s/*.none\"",
+                              FILE_IN_PLUGIN, dir);
+  assert_string_equal (message, expected);
+  temp_dir_free (g_steal_pointer (&dir));
+}
+
 int
 main (void)
 {
@@ -397,6 +445,7 @@ main (void)
     cmocka_unit_test (test_glob),
     cmocka_unit_test (test_max_in_flight),
     cmocka_unit_test (test_bad_options),
+    cmocka_unit_test (test_check_mode),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -199,6 +199,57 @@ test_port_in_use (G_GNUC_UNUSED void **state)
   in_stop (in);
 }
 
+/* What `evbus check` says (evb_harness_set_checking): NULL when it
+ * loads.  A checked http-in binds nothing and emits no http-in.ready. */
+static char *
+check_error (const char *config_json)
+{
+  g_autoptr (GError) error = NULL;
+  EvbHarness *harness = evb_harness_new ();
+  char *message = NULL;
+
+  evb_harness_set_checking (harness);
+  if (!evb_harness_add_plugin_file (harness, "api", HTTP_IN_PLUGIN, config_json, &error))
+    message = g_strdup (error->message);
+  else
+    assert_int_equal (evb_harness_count (harness, "http-in.ready"), 0);
+  evb_harness_free (harness);
+  return message;
+}
+
+/* Checked, http-in validates its options as a run does, but binds
+ * nothing: a port a running host holds is no error. */
+static void
+test_check_mode (G_GNUC_UNUSED void **state)
+{
+  In *in = in_start (NULL, "{\"listen\": \"127.0.0.1:0\"}");
+  g_autofree char *taken = g_strdup_printf ("{\"listen\": \"127.0.0.1:%u\", \"paths\": [{\"path\": \"/a\", "
+                                            "\"type\": \"a\", \"reply\": \"b\"}]}", in->port);
+  g_autofree char *message = check_error (taken);
+  g_autofree char *expected = NULL;
+
+  assert_null (message);
+  in_stop (in);
+
+  message = check_error ("{\"listen\": \"0.0.0.0:0\"}");
+  expected = g_strdup_printf ("plugin \"api\" (%s): init failed: listen \"0.0.0.0:0\": 0.0.0.0 is not a loopback "
+                              "address; set \"allow_remote\": true to take requests from other machines (and set a "
+                              "\"token\" or \"hmac_secret\")", HTTP_IN_PLUGIN);
+  assert_string_equal (message, expected);
+  g_clear_pointer (&message, g_free);
+  g_clear_pointer (&expected, g_free);
+  message = check_error ("{\"listen\": \"example.com:80\"}");
+  expected = g_strdup_printf ("plugin \"api\" (%s): init failed: listen \"example.com:80\": \"example.com\" is not "
+                              "an IP address (nor \"localhost\")", HTTP_IN_PLUGIN);
+  assert_string_equal (message, expected);
+  g_clear_pointer (&message, g_free);
+  g_clear_pointer (&expected, g_free);
+  message = check_error ("{\"listen\": \"127.0.0.1:0\", \"paths\": [{\"path\": \"a\", \"type\": \"a\"}]}");
+  expected = g_strdup_printf ("plugin \"api\" (%s): init failed: paths[0].path: \"a\" must start with \"/\" and hold "
+                              "no query or fragment", HTTP_IN_PLUGIN);
+  assert_string_equal (message, expected);
+}
+
 /* ---- webhooks: every outcome -> status ---------------------------------- */
 
 static void
@@ -905,6 +956,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_load_errors),
     cmocka_unit_test (test_port_in_use),
+    cmocka_unit_test (test_check_mode),
     cmocka_unit_test (test_outcomes),
     cmocka_unit_test (test_unhandled_status_option),
     cmocka_unit_test (test_refused_by_full_inbox),

@@ -595,6 +595,66 @@ catalog_answers (EvbHarness *harness)
 /* The catalog written as sql config answers search and fetch exactly as
  * sqlite-store does, and fails a missing item with 404 too; update.done
  * differs by design (the row, not the list of changed fields). */
+/* `evbus check` (evb_plugin_is_checking): the migrations and every
+ * statement meet a database in memory, so their errors are reported in
+ * run's words, and the file is neither created nor changed. */
+static void
+test_check_mode (void **state)
+{
+  char *dir = temp_dir_new ();
+  g_autofree char *db_path = g_build_filename (dir, "x.db", NULL);
+  g_autofree char *config = NULL;
+  g_autofree char *message = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *names = NULL;
+  sqlite3 *db;
+  sqlite3_stmt *stmt;
+
+  /* A bad statement and a bad migration: reported, no file made. */
+  config = g_strdup_printf ("{\"path\": \"%s\", \"statements\": {\"a\": {\"sql\": \"SELECT * FROM nowhere\"}}}",
+                            db_path);
+  message = check_error (SQL_PLUGIN, config);
+  expected = g_strdup_printf ("plugin \"p\" (%s): init failed: statements.a.sql: no such table: nowhere", SQL_PLUGIN);
+  assert_string_equal (message, expected);
+  g_clear_pointer (&config, g_free);
+  g_clear_pointer (&message, g_free);
+  g_clear_pointer (&expected, g_free);
+  config = g_strdup_printf ("{\"path\": \"%s\", \"migrations\": [\"CREATE TABLE t (a)\", \"CREATE TABLE t (a)\"], "
+                            "\"statements\": {\"a\": {\"sql\": \"SELECT a FROM t\"}}}", db_path);
+  message = check_error (SQL_PLUGIN, config);
+  expected = g_strdup_printf ("plugin \"p\" (%s): init failed: (nothing applied, still at version 0) "
+                              "migrations[1]: table t already exists", SQL_PLUGIN);
+  assert_string_equal (message, expected);
+  g_clear_pointer (&config, g_free);
+  g_clear_pointer (&message, g_free);
+  g_clear_pointer (&expected, g_free);
+
+  /* A good config: loads, and still no file. */
+  config = g_strdup_printf ("{\"path\": \"%s\", \"migrations\": [\"CREATE TABLE t (a)\"], "
+                            "\"statements\": {\"a\": {\"sql\": \"SELECT a FROM t WHERE a = :a\"}}}", db_path);
+  assert_checks_ok (SQL_PLUGIN, config);
+  assert_false (g_file_test (db_path, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&config, g_free);
+
+  /* A database a running host made (user_version 1): a check with a
+   * migration more applies it in memory only. */
+  assert_int_equal (sqlite3_open (db_path, &db), SQLITE_OK);
+  assert_int_equal (sqlite3_exec (db, "CREATE TABLE t (a); PRAGMA user_version = 1", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close (db);
+  config = g_strdup_printf ("{\"path\": \"%s\", \"migrations\": [\"CREATE TABLE t (a)\", \"CREATE TABLE u (b)\"], "
+                            "\"statements\": {\"b\": {\"sql\": \"SELECT b FROM u\"}}}", db_path);
+  assert_checks_ok (SQL_PLUGIN, config);
+  assert_int_equal (sqlite3_open_v2 (db_path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal (sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL), SQLITE_OK);
+  assert_int_equal (sqlite3_step (stmt), SQLITE_ROW);
+  assert_int_equal (sqlite3_column_int (stmt, 0), 1);
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  names = dir_names (dir);
+  assert_string_equal (names, "x.db");
+  temp_dir_free (dir);
+}
+
 static void
 test_catalog_config_matches_sqlite_store (void **state)
 {
@@ -647,6 +707,7 @@ main (void)
     cmocka_unit_test (test_latency_is_cancellable),
     cmocka_unit_test (test_load_errors),
     cmocka_unit_test (test_catalog_config_matches_sqlite_store),
+    cmocka_unit_test (test_check_mode),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -127,6 +127,31 @@ load_error (const char *path, const char *config_json)
   return g_strdup (error->message);
 }
 
+/* What `evbus check` would say of @path with @config_json: the plugin is
+ * loaded in check mode (evb_harness_set_checking), shut down, and its
+ * load error returned, or NULL when it loaded. */
+static inline char *
+check_error (const char *path, const char *config_json)
+{
+  g_autoptr (EvbHarness) harness = harness_new_or_fail (NULL);
+  g_autoptr (GError) error = NULL;
+
+  evb_harness_set_checking (harness);
+  if (evb_harness_add_plugin_file (harness, "p", path, config_json, &error))
+    return NULL;
+  return g_strdup (error->message);
+}
+
+/* Fails unless @path loads in check mode with @config_json. */
+static inline void
+assert_checks_ok (const char *path, const char *config_json)
+{
+  g_autofree char *message = check_error (path, config_json);
+
+  if (message != NULL)
+    fail_msg ("checking %s: %s", path, message);
+}
+
 /* ---- a temporary folder ------------------------------------------------- */
 
 static inline char *
@@ -156,6 +181,30 @@ temp_dir_free (char *dir)
     g_dir_close (listing);
   g_rmdir (dir);
   g_free (dir);
+}
+
+static inline gint
+dir_names_compare (gconstpointer a, gconstpointer b)
+{
+  return g_strcmp0 (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The names in @dir, sorted, space-separated ("" when empty): what a test
+ * compares to say which files a plugin made. */
+static inline char *
+dir_names (const char *dir)
+{
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  GDir *listing = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  assert_non_null (listing);
+  while ((name = g_dir_read_name (listing)) != NULL)
+    g_ptr_array_add (names, g_strdup (name));
+  g_dir_close (listing);
+  g_ptr_array_sort (names, dir_names_compare);
+  g_ptr_array_add (names, NULL);
+  return g_strjoinv (" ", (char **) names->pdata);
 }
 
 static inline char *
