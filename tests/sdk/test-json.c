@@ -53,10 +53,13 @@ test_long_reals_kept_exact (void **state)
 static void
 test_reads_back (void **state)
 {
+  json_t *sum = json_real (0.1 + 0.2);
+
   assert_true (evb_json_real_reads_back (24.99, 15));
   assert_false (evb_json_real_reads_back (0.1 + 0.2, 16));
   assert_true (evb_json_real_reads_back (0.1 + 0.2, 17));
-  assert_int_equal (evb_json_real_precision (json_real (0.1 + 0.2)) >> 11, 17);
+  assert_int_equal (evb_json_real_precision (sum) >> 11, 17);
+  json_decref (sum);
   for (int i = 0; i < 1000; i++)
     {
       double number = g_random_double () * 1e6;
