@@ -74,6 +74,53 @@ test_load_errors (void **state)
   assert_load_error ("{\"servers\": []}", "option \"servers\": give at least one server URL");
 }
 
+/* Checked (`evbus check`), nothing connects: a server nobody runs is no
+ * error, and no stream or consumer is made; the options are still
+ * validated in run's words, the credentials file included. */
+static void
+test_check_mode (void **state)
+{
+  char *dir = temp_dir_new ();
+  g_autofree char *creds = write_temp_file (dir, "user.creds", "not read when checking");
+  g_autofree char *config = NULL;
+  g_autofree char *message = NULL;
+  g_autofree char *expected = NULL;
+
+  assert_checks_ok (NATS_PLUGIN, "{\"servers\": [\"nats://127.0.0.1:1\"], \"connect_timeout_ms\": 60000, "
+                                 "\"import\": [\"search.>\"], \"work_stream\": \"CHECKED\", \"worker\": true}");
+  config = g_strdup_printf ("{\"servers\": [\"nats://127.0.0.1:1\"], \"credentials\": \"%s\"}", creds);
+  assert_checks_ok (NATS_PLUGIN, config);
+  g_clear_pointer (&config, g_free);
+
+  config = g_strdup_printf ("{\"servers\": [\"nats://127.0.0.1:1\"], \"credentials\": \"%s/none.creds\"}", dir);
+  message = check_error (NATS_PLUGIN, config);
+  expected = g_strdup_printf ("plugin \"p\" (%s): init failed: option \"credentials\": no file \"%s/none.creds\"",
+                              NATS_PLUGIN, dir);
+  assert_string_equal (message, expected);
+  g_clear_pointer (&config, g_free);
+  g_clear_pointer (&message, g_free);
+  g_clear_pointer (&expected, g_free);
+  /* Root reads any file: the mode says nothing then. */
+  if (geteuid () != 0)
+    {
+      assert_int_equal (g_chmod (creds, 0), 0);
+      config = g_strdup_printf ("{\"servers\": [\"nats://127.0.0.1:1\"], \"credentials\": \"%s\"}", creds);
+      message = check_error (NATS_PLUGIN, config);
+      expected = g_strdup_printf ("plugin \"p\" (%s): init failed: option \"credentials\": cannot read \"%s\": "
+                                  "Permission denied", NATS_PLUGIN, creds);
+      assert_string_equal (message, expected);
+      g_clear_pointer (&config, g_free);
+      g_clear_pointer (&message, g_free);
+      g_clear_pointer (&expected, g_free);
+    }
+  message = check_error (NATS_PLUGIN, "{\"servers\": [\"nats://127.0.0.1:1\"], \"import\": [\"Search\"]}");
+  expected = g_strdup_printf ("plugin \"p\" (%s): init failed: option \"import\"[0]: \"Search\" is not a pattern: "
+                              "segment 1 has a segment that is neither a name (a-z 0-9 _ -), \"*\" nor \">\"",
+                              NATS_PLUGIN);
+  assert_string_equal (message, expected);
+  temp_dir_free (dir);
+}
+
 /* A message published by another client arrives with its origin, trace
  * and tracestate; host events come in renamed; what is not a type or not
  * a JSON object is dropped and counted. */
@@ -574,6 +621,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_load_errors),
+    cmocka_unit_test (test_check_mode),
     cmocka_unit_test (test_import),
     cmocka_unit_test (test_import_burst),
     cmocka_unit_test (test_import_queue_limit),
