@@ -23,6 +23,7 @@
  * Threads: meant for sync routes (main thread), but safe on async ones too:
  * writes and the counter are serialised by a lock.
  */
+#include <evbus/json.h>
 #include <evbus/plugin.h>
 
 #include <errno.h>
@@ -70,7 +71,7 @@ is_bare_word (const char *text)
 static void
 append_json (GString *line, json_t *value)
 {
-  char *dumped = json_dumps (value, CONSOLE_JSON_FLAGS);
+  char *dumped = evb_json_dumps (value, CONSOLE_JSON_FLAGS);
 
   g_string_append (line, dumped != NULL ? dumped : "null");
   free (dumped);

@@ -16,6 +16,7 @@
  * and hops to the main context for the rest. */
 #pragma once
 
+#include <evbus/json.h>
 #include <evbus/plugin.h>
 #include <libsoup/soup.h>
 

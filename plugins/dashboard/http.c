@@ -90,7 +90,7 @@ serve_trace (Dashboard *self, SoupServerMessage *msg, const char *trace_id)
                                                      "option above 0");
     }
   dash_json_cap_strings (trace);
-  text = json_dumps (trace, JSON_COMPACT);
+  text = evb_json_dumps (trace, JSON_COMPACT);
   json_decref (trace);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control", "no-store");
   respond (msg, status, "application/json", g_strdup (text));
@@ -101,7 +101,7 @@ static void
 serve_snapshot (Dashboard *self, SoupServerMessage *msg)
 {
   json_t *snapshot = dash_snapshot (self, evb_plugin_get_stats (self->plugin));
-  char *text = json_dumps (snapshot, JSON_COMPACT);
+  char *text = evb_json_dumps (snapshot, JSON_COMPACT);
 
   json_decref (snapshot);
   soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Cache-Control", "no-store");

@@ -2,6 +2,7 @@
  * (source.c). */
 #pragma once
 
+#include <evbus/json.h>
 #include <evbus/plugin.h>
 
 #include "output.h"

@@ -57,7 +57,7 @@ env_value (json_t *value)
 {
   if (json_is_string (value))
     return g_strdup (json_string_value (value));
-  return json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
+  return evb_json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
 char **
@@ -117,7 +117,7 @@ exec_stderr_suffix (const GString *tail)
   if (*trimmed == '\0')
     return g_strdup ("");
   string = json_string (trimmed);
-  quoted = json_dumps (string, JSON_ENCODE_ANY);
+  quoted = evb_json_dumps (string, JSON_ENCODE_ANY);
   suffix = g_strdup_printf ("; stderr: %s", quoted);
   free (quoted);
   json_decref (string);
@@ -230,14 +230,14 @@ input_for (Exec *exec, const EvbEvent *event)
   char *dumped;
 
   if (exec->input == EXEC_INPUT_DATA)
-    dumped = json_dumps (event->data, JSON_COMPACT);
+    dumped = evb_json_dumps (event->data, JSON_COMPACT);
   else
     {
       evb_event_format_traceparent (event, traceparent);
       object = json_pack ("{s:s, s:I, s:s, s:I, s:s, s:O}", "type", event->type, "id", (json_int_t) event->id,
                           "source", event->source, "time_us", (json_int_t) event->time_us, "traceparent",
                           traceparent, "data", event->data);
-      dumped = json_dumps (object, JSON_COMPACT);
+      dumped = evb_json_dumps (object, JSON_COMPACT);
       json_decref (object);
     }
   text = g_string_new (dumped);

@@ -4,6 +4,7 @@
  * no lock (see file-in.c for why). */
 #pragma once
 
+#include <evbus/json.h>
 #include <evbus/plugin.h>
 
 #include <sys/types.h>

@@ -66,7 +66,7 @@ file_in_state_save (FileIn *self, GError **error)
                                                       known->fingerprint_length, known->offset, known->lines));
     }
   root = json_pack ("{s:i, s:o}", "version", STATE_VERSION, "files", files);
-  text = json_dumps (root, JSON_INDENT (1));
+  text = evb_json_dumps (root, JSON_INDENT (1));
   json_decref (root);
   length = strlen (text);
 

@@ -50,13 +50,13 @@ format_line (FileOut *self, const EvbEvent *event, GString *out)
       template_expand (self->line, event, TEMPLATE_FOR_TEXT, out, NULL);
       break;
     case FORMAT_DATA:
-      dumped = json_dumps (event->data, JSON_COMPACT);
+      dumped = evb_json_dumps (event->data, JSON_COMPACT);
       break;
     case FORMAT_EVENT:
       /* What the console prints and replay reads back. */
       record = json_pack ("{s:s, s:I, s:I, s:s, s:O}", "type", event->type, "id", (json_int_t) event->id, "time_us",
                           (json_int_t) event->time_us, "source", event->source, "data", event->data);
-      dumped = json_dumps (record, JSON_COMPACT);
+      dumped = evb_json_dumps (record, JSON_COMPACT);
       json_decref (record);
       break;
     }

@@ -2,6 +2,7 @@
  * output files. */
 #pragma once
 
+#include <evbus/json.h>
 #include <evbus/plugin.h>
 
 #include <sys/types.h>

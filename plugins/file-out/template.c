@@ -251,7 +251,7 @@ template_expand (const Template *template, const EvbEvent *event, TemplateUse us
           break;
         case PART_DATA:
           {
-            char *dumped = json_dumps (event->data, JSON_COMPACT | JSON_ENCODE_ANY);
+            char *dumped = evb_json_dumps (event->data, JSON_COMPACT | JSON_ENCODE_ANY);
 
             value = g_strdup (dumped);
             free (dumped);
@@ -273,7 +273,7 @@ template_expand (const Template *template, const EvbEvent *event, TemplateUse us
             value = g_strndup (json_string_value (field), json_string_length (field));
           else
             {
-              char *dumped = json_dumps (field, JSON_COMPACT | JSON_ENCODE_ANY);
+              char *dumped = evb_json_dumps (field, JSON_COMPACT | JSON_ENCODE_ANY);
 
               value = g_strdup (dumped);
               free (dumped);

@@ -3,6 +3,7 @@
  * one object per request waiting for its answer (request.c). */
 #pragma once
 
+#include <evbus/json.h>
 #include <evbus/plugin.h>
 #include <libsoup/soup.h>
 

@@ -47,7 +47,7 @@ const char *const http_in_reason_names[HTTP_IN_N_REASONS] = {
 void
 http_in_respond_json (SoupServerMessage *msg, guint status, json_t *body)
 {
-  char *text = json_dumps (body, JSON_COMPACT);
+  char *text = evb_json_dumps (body, JSON_COMPACT);
   gsize length = strlen (text);
 
   json_decref (body);

@@ -2,6 +2,7 @@
  * template (url-template.c), and the retry schedule (retry.c). */
 #pragma once
 
+#include <evbus/json.h>
 #include <evbus/plugin.h>
 #include <libsoup/soup.h>
 

@@ -393,7 +393,7 @@ request_body (HttpOut *self, const EvbEvent *event, GError **error)
           return NULL;
         }
     }
-  text = json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
+  text = evb_json_dumps (value, JSON_COMPACT | JSON_ENCODE_ANY);
   return g_bytes_new_with_free_func (text, strlen (text), free, text);
 }
 

@@ -366,7 +366,7 @@ nats_connection_open (Nats *nats, GError **error)
   if (status != NATS_OK)
     {
       g_autofree char *text = nats_status_text (status);
-      g_autofree char *servers = json_dumps (json_object_get (evb_plugin_get_options (nats->plugin), "servers"),
+      g_autofree char *servers = evb_json_dumps (json_object_get (evb_plugin_get_options (nats->plugin), "servers"),
                                              JSON_COMPACT);
 
       nats->conn = NULL;

@@ -134,7 +134,7 @@ nats_publish_handler (EvbCall *call, const EvbEvent *event)
       NATS_COUNT (nats, publish_failed);
       return evb_call_fail (call, "nats", NATS_ERROR_SUBJECT, "%s: not published", error->message);
     }
-  payload = json_dumps (event->data, JSON_COMPACT);
+  payload = evb_json_dumps (event->data, JSON_COMPACT);
   status = natsMsg_Create (&msg, subject, NULL, payload, (int) strlen (payload));
   if (status == NATS_OK)
     status = nats_set_origin_headers (nats, msg, event);

@@ -3,6 +3,7 @@
  * fanout.c, work.c, acker.c).  See nats.c for the manual. */
 #pragma once
 
+#include <evbus/json.h>
 #include <evbus/plugin.h>
 #include <nats/nats.h>
 

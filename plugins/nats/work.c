@@ -371,7 +371,7 @@ nats_submit_handler (EvbCall *call, const EvbEvent *event)
       NATS_COUNT (nats, submit_failed);
       return evb_call_fail (call, "nats", NATS_ERROR_SUBJECT, "%s: not submitted", error->message);
     }
-  payload = json_dumps (event->data, JSON_COMPACT);
+  payload = evb_json_dumps (event->data, JSON_COMPACT);
   msg_id = message_id (nats, event);
   status = natsMsg_Create (&msg, subject, NULL, payload, (int) strlen (payload));
   if (status == NATS_OK)

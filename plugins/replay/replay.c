@@ -27,6 +27,7 @@
  * as the host calls stop (the start of shutdown), and shutdown joins it; a
  * wake-up pipe interrupts its waits on input and pauses.
  */
+#include <evbus/json.h>
 #include <evbus/plugin.h>
 
 #include <errno.h>
@@ -76,7 +77,7 @@ static char *
 quoted (const char *text)
 {
   json_t *string = json_string (text);
-  char *dumped = string != NULL ? json_dumps (string, JSON_ENCODE_ANY) : NULL;
+  char *dumped = string != NULL ? evb_json_dumps (string, JSON_ENCODE_ANY) : NULL;
   char *result = g_strdup (dumped != NULL ? dumped : "\"?\"");
 
   free (dumped);

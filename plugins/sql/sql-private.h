@@ -2,6 +2,7 @@
  * config declares them (statement.c) and the handler (sql.c). */
 #pragma once
 
+#include <evbus/json.h>
 #include <evbus/plugin.h>
 
 #include <sqlite3.h>

@@ -427,7 +427,7 @@ bind_value (sqlite3_stmt *stmt, int index, json_t *value)
     case JSON_ARRAY:
       {
         /* As JSON text, for SQLite's json_extract() and friends. */
-        char *text = json_dumps (value, JSON_COMPACT);
+        char *text = evb_json_dumps (value, JSON_COMPACT);
 
         sqlite3_bind_text (stmt, index, text, -1, free);
         break;
