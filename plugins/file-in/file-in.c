@@ -523,9 +523,13 @@ file_in_init (EvbPlugin *plugin, GError **error)
       g_set_error (error, file_in_error_quark (), 0, "option \"type\": \"%s\" is reserved for the host", type);
       return FALSE;
     }
-  if (!g_file_test (folder, G_FILE_TEST_IS_DIR))
+  /* A tailer waits for its folder (the first scan says so); a one-shot
+   * read has nothing to wait for. */
+  if (!evb_plugin_get_bool (plugin, "follow") && !g_file_test (folder, G_FILE_TEST_IS_DIR))
     {
-      g_set_error (error, file_in_error_quark (), 0, "option \"path\": folder \"%s\" does not exist", folder);
+      g_set_error (error, file_in_error_quark (), 0,
+                   "option \"path\": folder \"%s\" does not exist (create it, or set \"follow\": true to wait "
+                   "for it)", folder);
       return FALSE;
     }
 

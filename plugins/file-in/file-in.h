@@ -104,6 +104,7 @@ struct _FileIn {
   GPtrArray *rewritten; /* KnownPosition of files rewritten in place, for one scan */
   GHashTable *deferred; /* path -> scans waited: a new file with a live file's fingerprint */
   gboolean scanned_once;
+  gboolean folder_missing; /* the folder was absent at the last scan (following) */
   guint in_flight;
   gboolean stopping;
   gboolean held;        /* the hold taken in init (until a non-follow read is over) */

@@ -96,6 +96,27 @@ list_paths (FileIn *self)
   return paths;
 }
 
+/* Says when a followed path's folder is missing, and when it is back:
+ * once per change, not once per poll. */
+static void
+note_folder (FileIn *self)
+{
+  gboolean missing = !g_file_test (self->folder, G_FILE_TEST_IS_DIR);
+
+  if (missing == self->folder_missing)
+    return;
+  if (missing && !self->scanned_once)
+    evb_plugin_log (self->plugin, G_LOG_LEVEL_WARNING,
+                    "folder \"%s\" does not exist: waiting for it (checked every %u ms)", self->folder,
+                    self->poll_ms);
+  else if (missing)
+    evb_plugin_log (self->plugin, G_LOG_LEVEL_WARNING, "folder \"%s\" is gone: waiting for it to come back",
+                    self->folder);
+  else
+    evb_plugin_log (self->plugin, G_LOG_LEVEL_MESSAGE, "folder \"%s\" appeared: reading its files", self->folder);
+  self->folder_missing = missing;
+}
+
 /* Moves @file (rewritten in place) aside to wait for its receipts, and
  * remembers where its old content was cut for a copy that may appear. */
 static void
@@ -241,6 +262,7 @@ file_in_scan (FileIn *self)
 
   /* 2. The listing: known inodes follow their file (a rename); others are
    *    new files, copies or files remembered in the state file. */
+  note_folder (self);
   paths = list_paths (self);
   for (guint i = 0; i < paths->len; i++)
     {

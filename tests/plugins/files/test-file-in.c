@@ -183,6 +183,57 @@ test_start_tail_follow (void **state)
   temp_dir_free (g_steal_pointer (&dir));
 }
 
+/* Following, a missing folder is waited for and said once, not once per
+ * poll; its files are read from their head once it appears; a folder that
+ * goes away again is said once more.  The fake clock counts the polls. */
+static void
+advance_polls (EvbHarness *harness, guint polls)
+{
+  for (guint i = 0; i < polls; i++)
+    evb_harness_advance_clock (harness, 10);
+}
+
+static void
+test_follow_waits_for_its_folder (void **state)
+{
+  g_autofree char *dir = temp_dir_new ();
+  g_autofree char *folder = g_build_filename (dir, "later", NULL);
+  g_autofree char *path = g_build_filename (folder, "in.jsonl", NULL);
+  g_autofree char *config = config_of ("{\"path\": \"%s/*.jsonl\", \"format\": \"json\", \"follow\": true, "
+                                       "\"start\": \"tail\", \"poll_ms\": 10, \"rotate_wait_ms\": 0}", folder);
+  g_autoptr (EvbHarness) harness = harness_new_or_fail (NULL);
+  g_autofree char *logged = NULL;
+  g_autofree char *expected = NULL;
+  LogCapture capture;
+  Recorder recorder;
+  guint polls = 0;
+
+  log_capture_start (&capture);
+  evb_harness_set_clock (harness, G_GINT64_CONSTANT (1700000000000000));
+  recorder_init (&recorder);
+  recorder_route (harness, &recorder, "file.line");
+  add_plugin_or_fail (harness, "in", FILE_IN_PLUGIN, config);
+  advance_polls (harness, 5);
+  assert_int_equal (g_mkdir (folder, 0700), 0);
+  /* Appeared after start-up: read from its head, "start" notwithstanding. */
+  append_numbered (path, 0, 3);
+  while (!recorder_has_distinct (harness, &(DistinctWait) { &recorder, 3 }) && polls++ < 1000)
+    advance_polls (harness, 1);
+  assert_true (evb_harness_run_until_idle (harness, WAIT_MS, NULL));
+  assert_int_equal (g_unlink (path), 0);
+  assert_int_equal (g_rmdir (folder), 0);
+  advance_polls (harness, 5);
+  evb_harness_shutdown (harness, -1);
+  assert_each_once (&recorder, 3);
+  logged = log_capture_text (&capture);
+  expected = g_strdup_printf ("in: folder \"%s\" does not exist: waiting for it (checked every 10 ms)\n"
+                              "in: folder \"%s\" is gone: waiting for it to come back", folder, folder);
+  assert_string_equal (logged, expected);
+  log_capture_stop (&capture);
+  g_array_unref (recorder.seen);
+  temp_dir_free (g_steal_pointer (&dir));
+}
+
 /* on_failed "commit": the failed line is counted and passed; "retry": it is
  * emitted again until it succeeds, and the commit waits for it. */
 static void
@@ -339,7 +390,8 @@ test_bad_options (void **state)
   assert_init_error (config, "option \"type\": \"evbus.x\" is reserved for the host");
   g_free (config);
   config = config_of ("{\"path\": \"%s/nope/x.log\"}", dir);
-  expected = g_strdup_printf ("option \"path\": folder \"%s/nope\" does not exist", dir);
+  expected = g_strdup_printf ("option \"path\": folder \"%s/nope\" does not exist (create it, or set \"follow\": "
+                              "true to wait for it)", dir);
   assert_init_error (config, expected);
   g_clear_pointer (&config, g_free);
   g_clear_pointer (&expected, g_free);
@@ -441,6 +493,7 @@ main (void)
     cmocka_unit_test (test_line_limit),
     cmocka_unit_test (test_state_resume),
     cmocka_unit_test (test_start_tail_follow),
+    cmocka_unit_test (test_follow_waits_for_its_folder),
     cmocka_unit_test (test_failed_policies),
     cmocka_unit_test (test_glob),
     cmocka_unit_test (test_max_in_flight),
