@@ -45,7 +45,10 @@ EVB_HARNESS_API EvbHarness *evb_harness_new (void);
  * "workers: expected at most 1024 worker threads, got 5000". */
 EVB_HARNESS_API EvbHarness *evb_harness_new_with_settings (const char *settings_json, GError **error);
 
-/* Shuts the bus down (grace from settings) and frees everything. */
+/* Shuts the bus down (grace from settings) and frees everything.  As in
+ * `evbus run`, plugins are shut down newest first (the reverse of the
+ * order they were added); what one emits from its shutdown is still
+ * dispatched to the plugins added before it. */
 EVB_HARNESS_API void evb_harness_free (EvbHarness *harness);
 
 /* Loads the plugins added from now on as `evbus check` does: their
