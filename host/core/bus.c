@@ -858,3 +858,9 @@ evb_bus_advance_clock (EvbBus *bus, gint64 ms)
 {
   evb_clock_advance (bus->clock, ms, bus->context);
 }
+
+void
+evb_bus_jump_clock (EvbBus *bus, gint64 ms)
+{
+  evb_clock_jump (bus->clock, ms, bus->context);
+}

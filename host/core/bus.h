@@ -234,6 +234,9 @@ void evb_bus_set_fake_clock (EvbBus *bus, gint64 now_us);
  * timeouts that became due fire when the context is next iterated.  Main
  * thread. */
 void evb_bus_advance_clock (EvbBus *bus, gint64 ms);
+/* Steps the fake wall clock by @ms, forward or back, leaving timeouts
+ * where they are (evb_clock_jump).  Main thread. */
+void evb_bus_jump_clock (EvbBus *bus, gint64 ms);
 
 /* TRUE when the inbox is empty, no dispatch waits on jobs, no job is queued
  * or running, and no plugin holds the bus.  Main thread. */

@@ -3,15 +3,16 @@
 
 struct _EvbClock {
   gint ref_count; /* atomic */
-  gint fake;      /* atomic: set once, before plugins run */
-  gint64 now_us;  /* atomic: the fake time */
+  gint fake;          /* atomic: set once, before plugins run */
+  gint64 now_us;      /* atomic: the fake wall time */
+  gint64 elapsed_us;  /* atomic: the fake monotonic time, which timeouts wait on */
 };
 
 typedef struct {
   GSource source;
   EvbClock *clock;
   guint interval_ms;
-  gint64 deadline_us;
+  gint64 deadline_us; /* on the fake monotonic clock */
 } FakeTimeout;
 
 EvbClock *
@@ -66,7 +67,23 @@ evb_clock_advance (EvbClock *clock, gint64 ms, GMainContext *context)
   if (!evb_clock_is_fake (clock))
     return;
   __atomic_add_fetch (&clock->now_us, ms * 1000, __ATOMIC_ACQ_REL);
+  __atomic_add_fetch (&clock->elapsed_us, ms * 1000, __ATOMIC_ACQ_REL);
   g_main_context_wakeup (context);
+}
+
+void
+evb_clock_jump (EvbClock *clock, gint64 ms, GMainContext *context)
+{
+  if (!evb_clock_is_fake (clock))
+    return;
+  __atomic_add_fetch (&clock->now_us, ms * 1000, __ATOMIC_ACQ_REL);
+  g_main_context_wakeup (context);
+}
+
+static gint64
+fake_elapsed (EvbClock *clock)
+{
+  return __atomic_load_n (&clock->elapsed_us, __ATOMIC_ACQUIRE);
 }
 
 static gboolean
@@ -74,7 +91,7 @@ fake_timeout_is_due (GSource *source)
 {
   FakeTimeout *timeout = (FakeTimeout *) source;
 
-  return evb_clock_now (timeout->clock) >= timeout->deadline_us;
+  return fake_elapsed (timeout->clock) >= timeout->deadline_us;
 }
 
 static gboolean
@@ -93,7 +110,7 @@ fake_timeout_dispatch (GSource *source, GSourceFunc callback, gpointer user_data
   if (callback == NULL)
     return G_SOURCE_REMOVE;
   again = callback (user_data);
-  timeout->deadline_us = evb_clock_now (timeout->clock) + (gint64) timeout->interval_ms * 1000;
+  timeout->deadline_us = fake_elapsed (timeout->clock) + (gint64) timeout->interval_ms * 1000;
   return again;
 }
 
@@ -120,6 +137,6 @@ evb_clock_timeout_source_new (EvbClock *clock, guint interval_ms)
   timeout = (FakeTimeout *) g_source_new (&fake_timeout_funcs, sizeof (FakeTimeout));
   timeout->clock = evb_clock_ref (clock);
   timeout->interval_ms = interval_ms;
-  timeout->deadline_us = evb_clock_now (clock) + (gint64) interval_ms * 1000;
+  timeout->deadline_us = fake_elapsed (clock) + (gint64) interval_ms * 1000;
   return &timeout->source;
 }

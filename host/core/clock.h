@@ -32,9 +32,15 @@ gboolean evb_clock_is_fake (EvbClock *clock);
 /* Wall-clock µs since the epoch.  Any thread. */
 gint64 evb_clock_now (EvbClock *clock);
 
-/* Moves a fake clock forward by @ms and wakes @context, whose due timeouts
+/* Moves a fake clock forward by @ms (wall and monotonic time alike, as a
+ * suspend does) and wakes @context, whose due timeouts
  * then fire when it is iterated.  Main thread.  A no-op on a real clock. */
 void evb_clock_advance (EvbClock *clock, gint64 ms, GMainContext *context);
+
+/* Sets a fake wall clock forward or back by @ms without moving the
+ * monotonic time timeouts wait on, as a clock stepped by NTP or by hand
+ * is seen by a real host.  Main thread.  A no-op on a real clock. */
+void evb_clock_jump (EvbClock *clock, gint64 ms, GMainContext *context);
 
 /* A source firing every @interval_ms (while its callback returns TRUE), as
  * g_timeout_source_new.  On a fake clock it fires once the clock has

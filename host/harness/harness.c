@@ -397,6 +397,14 @@ evb_harness_advance_clock (EvbHarness *harness, gint64 ms)
     ;
 }
 
+void
+evb_harness_jump_clock (EvbHarness *harness, gint64 ms)
+{
+  evb_bus_jump_clock (harness->bus, ms);
+  for (guint i = 0; i < ADVANCE_MAX_ITERATIONS && g_main_context_iteration (harness->context, FALSE); i++)
+    ;
+}
+
 gint64
 evb_harness_now (EvbHarness *harness)
 {

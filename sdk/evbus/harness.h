@@ -170,6 +170,14 @@ EVB_HARNESS_API void evb_harness_set_clock (EvbHarness *harness, gint64 now_us);
  * run (evb_harness_run_until_idle).  A no-op without evb_harness_set_clock. */
 EVB_HARNESS_API void evb_harness_advance_clock (EvbHarness *harness, gint64 ms);
 
+/* Steps the fake wall clock (evb_plugin_now, events' time_us) by @ms,
+ * forward or back, as NTP or an operator setting the date does, without
+ * moving the timeouts: they wait on monotonic time, which only
+ * evb_harness_advance_clock moves.  Then iterates as that does.  Tests
+ * how a plugin takes a clock that is stepped.  A no-op without
+ * evb_harness_set_clock. */
+EVB_HARNESS_API void evb_harness_jump_clock (EvbHarness *harness, gint64 ms);
+
 /* The clock plugins see: the fake one once set, else real time. */
 EVB_HARNESS_API gint64 evb_harness_now (EvbHarness *harness);
 
