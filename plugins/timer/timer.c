@@ -18,7 +18,8 @@
  * suspended, or the clock jumped forward) the timer fires once, for the
  * latest, with "missed" counting the others, and logs a warning with the
  * count and the span: never a burst of late ticks.  A clock that went
- * back is logged and the schedule starts over from the new time.
+ * back is logged; an interval schedule starts over from the new time, a
+ * cron schedule keeps its place unless it went back 3 hours or more.
  *
  * Threads: main thread only (timeouts on the main loop).
  */
@@ -28,6 +29,11 @@
 
 /* The longest single wait: wall-clock changes are seen within this. */
 #define TIMER_MAX_WAIT_MS 60000
+
+/* A cron schedule stepped back by less than this keeps its place, so the
+ * times it already fired are not fired again; further back, it starts
+ * over from the new time (the rule of Vixie cron, and its 3 hours). */
+#define TIMER_STEP_BACK_KEPT_US (G_GINT64_CONSTANT (3) * 3600 * G_USEC_PER_SEC)
 /* Missed cron ticks counted one by one up to this; beyond it "at least". */
 #define TIMER_MAX_COUNTED 100000
 
@@ -141,11 +147,23 @@ on_timeout (gpointer data)
       g_autofree char *was = format_time (timer, timer->last_fired_us);
       g_autofree char *now = format_time (timer, now_us);
 
-      evb_plugin_log (timer->plugin, G_LOG_LEVEL_WARNING, "the clock went back from %s to %s: the schedule starts "
-                      "over from now", was, now);
+      if (timer->interval_us == 0 && timer->last_fired_us - now_us < TIMER_STEP_BACK_KEPT_US)
+        {
+          /* Stepped back by NTP or by hand: the times already fired come
+           * round again, and a nightly job must not run twice. */
+          g_autofree char *next = format_time (timer, timer->next_us);
+
+          evb_plugin_log (timer->plugin, G_LOG_LEVEL_WARNING, "the clock went back from %s to %s: the times "
+                          "already fired are not fired again; next at %s", was, now, next);
+        }
+      else
+        {
+          evb_plugin_log (timer->plugin, G_LOG_LEVEL_WARNING, "the clock went back from %s to %s: the schedule "
+                          "starts over from now", was, now);
+          timer->next_us = timer->interval_us > 0 ? now_us + timer->interval_us
+                                                   : cron_next (timer->cron, timer->tz, now_us);
+        }
       timer->last_fired_us = now_us;
-      timer->next_us = timer->interval_us > 0 ? now_us + timer->interval_us
-                                               : cron_next (timer->cron, timer->tz, now_us);
     }
   else if (now_us >= timer->next_us)
     fire (timer, now_us);

@@ -1,7 +1,8 @@
 /* Tests for plugins/timer on the harness's fake clock: interval ticks
  * anchored to the start, cron ticks on wall-clock times (UTC and a zone
  * with daylight saving), a suspend that skips many ticks fired once with
- * the count and a warning, stop at shutdown, and every load error. */
+ * the count and a warning, a clock stepped back, stop at shutdown, and
+ * every load error. */
 #include "stock-test.h"
 
 /* 2026-01-01T00:00:30Z */
@@ -80,6 +81,97 @@ test_suspend_fires_once_with_count (void **state)
   logged = log_capture_text (&capture);
   assert_string_equal (logged, "t: 9 ticks missed up to 2026-01-01 00:00:40 UTC, found at 2026-01-01 00:00:40 UTC "
                                "(the host was suspended or its clock jumped forward): fired once, with \"missed\": 9");
+  log_capture_stop (&capture);
+}
+
+/* The clock stepped back (evb_harness_jump_clock: timeouts keep their
+ * monotonic time) on an interval: said, and the schedule starts over one
+ * interval from the new time; no tick is fired twice or in a burst. */
+static void
+test_interval_clock_back (void **state)
+{
+  g_autoptr (EvbHarness) harness = NULL;
+  g_autofree char *logged = NULL;
+  LogCapture capture;
+
+  log_capture_start (&capture);
+  harness = timer_harness (T0_US, "{\"interval_ms\": 1000, \"timezone\": \"UTC\"}");
+  evb_harness_advance_clock (harness, 1000);
+  assert_int_equal (evb_harness_count (harness, "timer.tick"), 1);
+  evb_harness_jump_clock (harness, -3600 * 1000);
+  assert_int_equal (evb_harness_now (harness), T0_US + G_USEC_PER_SEC - G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC);
+  evb_harness_advance_clock (harness, 1000);
+  assert_int_equal (evb_harness_count (harness, "timer.tick"), 1);
+  evb_harness_advance_clock (harness, 1000);
+  assert_int_equal (evb_harness_count (harness, "timer.tick"), 2);
+  assert_int_equal (tick_field (harness, 1, "scheduled_us"),
+                    T0_US + 3 * G_USEC_PER_SEC - G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC);
+  assert_int_equal (tick_field (harness, 1, "missed"), 0);
+  evb_harness_free (g_steal_pointer (&harness));
+  logged = log_capture_text (&capture);
+  assert_string_equal (logged, "t: the clock went back from 2026-01-01 00:00:31 UTC to 2025-12-31 23:00:32 UTC: the "
+                               "schedule starts over from now");
+  log_capture_stop (&capture);
+}
+
+/* 2026-01-01T01:59:30Z, 30 s before a nightly job at 02:00 UTC. */
+#define NIGHT_US (G_GINT64_CONSTANT (1767232770) * G_USEC_PER_SEC)
+#define HOUR_MS (G_GINT64_CONSTANT (3600) * 1000)
+
+/* A cron schedule stepped back by less than 3 hours keeps its place: the
+ * 02:00 job that ran is not run again when 02:00 comes round again; the
+ * next is the next night's. */
+static void
+test_cron_clock_back_keeps_its_place (void **state)
+{
+  g_autoptr (EvbHarness) harness = NULL;
+  g_autofree char *logged = NULL;
+  LogCapture capture;
+
+  log_capture_start (&capture);
+  harness = timer_harness (NIGHT_US, "{\"cron\": \"0 2 * * *\", \"timezone\": \"UTC\"}");
+  evb_harness_advance_clock (harness, 30 * 1000);
+  assert_int_equal (evb_harness_count (harness, "timer.tick"), 1);
+  evb_harness_jump_clock (harness, -HOUR_MS / 2);
+  evb_harness_advance_clock (harness, 60 * 1000);       /* 01:31: the step is seen */
+  evb_harness_advance_clock (harness, HOUR_MS);         /* 02:31: 02:00 came round again */
+  assert_int_equal (evb_harness_count (harness, "timer.tick"), 1);
+  evb_harness_advance_clock (harness, 23 * HOUR_MS);    /* 01:31 the next night */
+  assert_int_equal (evb_harness_count (harness, "timer.tick"), 1);
+  evb_harness_advance_clock (harness, HOUR_MS);         /* 02:31 the next night */
+  assert_int_equal (evb_harness_count (harness, "timer.tick"), 2);
+  assert_int_equal (tick_field (harness, 1, "scheduled_us"),
+                    NIGHT_US + 30 * G_USEC_PER_SEC + 24 * G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC);
+  assert_int_equal (tick_field (harness, 1, "missed"), 0);
+  evb_harness_free (g_steal_pointer (&harness));
+  logged = log_capture_text (&capture);
+  assert_string_equal (logged, "t: the clock went back from 2026-01-01 02:00:00 UTC to 2026-01-01 01:31:00 UTC: the "
+                               "times already fired are not fired again; next at 2026-01-02 02:00:00 UTC");
+  log_capture_stop (&capture);
+}
+
+/* Stepped back a day, the schedule starts over from the new time: the
+ * night that is now ahead again is run. */
+static void
+test_cron_clock_back_far_starts_over (void **state)
+{
+  g_autoptr (EvbHarness) harness = NULL;
+  g_autofree char *logged = NULL;
+  LogCapture capture;
+
+  log_capture_start (&capture);
+  harness = timer_harness (NIGHT_US, "{\"cron\": \"0 2 * * *\", \"timezone\": \"UTC\"}");
+  evb_harness_advance_clock (harness, 30 * 1000);
+  assert_int_equal (evb_harness_count (harness, "timer.tick"), 1);
+  evb_harness_jump_clock (harness, -24 * HOUR_MS);
+  evb_harness_advance_clock (harness, 60 * 1000);       /* 2025-12-31 02:01: the step is seen */
+  evb_harness_advance_clock (harness, 24 * HOUR_MS);    /* 2026-01-01 02:01 again */
+  assert_int_equal (evb_harness_count (harness, "timer.tick"), 2);
+  assert_int_equal (tick_field (harness, 1, "scheduled_us"), NIGHT_US + 30 * G_USEC_PER_SEC);
+  evb_harness_free (g_steal_pointer (&harness));
+  logged = log_capture_text (&capture);
+  assert_string_equal (logged, "t: the clock went back from 2026-01-01 02:00:00 UTC to 2025-12-31 02:01:00 UTC: the "
+                               "schedule starts over from now");
   log_capture_stop (&capture);
 }
 
@@ -195,6 +287,9 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_interval_ticks),
     cmocka_unit_test (test_suspend_fires_once_with_count),
+    cmocka_unit_test (test_interval_clock_back),
+    cmocka_unit_test (test_cron_clock_back_keeps_its_place),
+    cmocka_unit_test (test_cron_clock_back_far_starts_over),
     cmocka_unit_test (test_cron_utc_and_a_day_asleep),
     cmocka_unit_test (test_cron_week_asleep),
     cmocka_unit_test (test_cron_dst_gap),
