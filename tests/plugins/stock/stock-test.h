@@ -249,15 +249,23 @@ log_capture_handler (const char *domain, GLogLevelFlags level, const char *messa
   g_mutex_unlock (&capture->lock);
 }
 
+/* The handler of a test that failed before log_capture_stop (cmocka jumps
+ * out of it): removed by the next start, so that the next test does not
+ * log into the failed one's dead frame. */
+static guint log_capture_left_over;
+
 static inline void
 log_capture_start (LogCapture *capture)
 {
+  if (log_capture_left_over != 0)
+    g_log_remove_handler ("evbus-plugin", log_capture_left_over);
   g_mutex_init (&capture->lock);
   capture->messages = g_ptr_array_new_with_free_func (g_free);
   capture->handler_id = g_log_set_handler ("evbus-plugin",
                                            G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL | G_LOG_FLAG_FATAL
                                              | G_LOG_FLAG_RECURSION,
                                            log_capture_handler, capture);
+  log_capture_left_over = capture->handler_id;
 }
 
 /* The captured messages joined by "\n"; call after the plugin stopped. */
@@ -277,6 +285,7 @@ static inline void
 log_capture_stop (LogCapture *capture)
 {
   g_log_remove_handler ("evbus-plugin", capture->handler_id);
+  log_capture_left_over = 0;
   g_ptr_array_unref (capture->messages);
   g_mutex_clear (&capture->lock);
 }
